@@ -1,0 +1,110 @@
+"""The normalized job model every provider translates into.
+
+These are plain frozen values: no I/O and no (de)serialization logic (that lives in the private
+cattrs converter of each provider module), so the poller, the receiver and the registry backends
+all speak the same language whatever API a job came from.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+__all__ = ["JobAccepted", "JobState", "JobStatus", "OutputInfo", "QueueInfo"]
+
+
+class JobState(enum.Enum):
+    """Where a job is in its life, whatever the provider calls it."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job can no longer change state."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value) if value else {}
+
+
+@attrs.frozen
+class OutputInfo:
+    """What a finished job produced, as far as its API tells.
+
+    ``file_name`` is the name the API suggests (never trusted as a path: downloads sanitize it);
+    ``sha1`` is set where the API publishes a checksum (compressor.app).
+    """
+
+    file_name: str | None = None
+    content_type: str | None = None
+    file_count: int | None = None
+    size: int | None = None
+    sha1: str | None = None
+
+
+@attrs.frozen(eq=True, hash=False)
+class JobStatus:
+    """One observation of a job, normalized.
+
+    ``progress_percent`` is 0-100 when the API reports progress, else None. ``download_url`` is
+    the absolute URL the API gave for the output (compressor.app ``url``, media ``downloadUrl``);
+    None where downloads go through the provider's fixed download endpoint. ``raw`` is the
+    provider's payload exactly as decoded, for anything the model does not carry.
+    """
+
+    id: str
+    provider: str
+    state: JobState
+    progress_percent: float | None = None
+    progress_phase: str | None = None
+    metrics: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    output: OutputInfo | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
+    download_url: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state.is_terminal
+
+
+@attrs.frozen
+class QueueInfo:
+    """The queue a job entered, as tools.fast reports it at submission."""
+
+    pool: str | None = None
+    position: int | None = None
+    total_queued: int | None = None
+    estimate: str | None = None
+    estimate_seconds: float | None = None
+    """``estimate`` parsed to seconds (``"< 5s"`` -> 5.0); None when absent or unparseable."""
+
+
+@attrs.frozen(eq=True, hash=False)
+class JobAccepted:
+    """The API's acknowledgement of a submitted job.
+
+    ``queue`` and ``stats`` are filled where the API gives them (tools.fast); ``created_at`` is the
+    API's own timestamp of the job (media ``createdAt``, tools.fast ``timeline.queuedAt``).
+    """
+
+    id: str
+    provider: str
+    state: JobState
+    queue: QueueInfo | None = None
+    stats: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    created_at: datetime | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)

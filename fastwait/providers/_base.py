@@ -1,0 +1,101 @@
+"""The sans-I/O interface every job API implements.
+
+A provider only turns intentions into :class:`ApiRequest` values and decoded payloads into models
+or exceptions; it never opens a socket. The :class:`fastwait.Client` executes the requests, the
+poller and the webhook receiver share :meth:`Provider.parse_status`, and tests exercise every
+translation with plain dicts.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from fastwait._models import JobAccepted, JobStatus
+from fastwait.exceptions import ApiError
+
+__all__ = ["ApiRequest", "Provider"]
+
+
+@attrs.frozen
+class ApiRequest:
+    """One HTTP request to make, fully described.
+
+    ``fields`` are multipart text fields; when ``file_field`` is set the client sends a multipart
+    body with the caller's file under that field name. ``headers`` carry authentication, so an
+    ``ApiRequest`` is never logged whole (its repr hides header values).
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=lambda h: f"<{len(h)} headers>")
+    fields: Mapping[str, str] = attrs.field(factory=dict)
+    file_field: str | None = None
+
+
+class Provider(abc.ABC):
+    """One remote job API: how to address it and how to read what it says.
+
+    ``name`` is the name the CLI, the registry keys and the webhook routes use (``compress``,
+    ``convert``, ``compressorapp``, ``media``). ``reports_progress`` says whether status
+    payloads carry a completion percentage the poller can extrapolate from.
+    Subclasses must never put credentials in ``repr`` or in exception messages.
+    """
+
+    name: ClassVar[str]
+    reports_progress: ClassVar[bool] = False
+
+    base_url: str
+
+    # --- requests -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def status_request(self, job_id: str) -> ApiRequest:
+        """The request that returns the job's status."""
+
+    @abc.abstractmethod
+    def submit_request(
+        self, file_name: str, options: Mapping[str, str], callback_url: str | None = None
+    ) -> ApiRequest:
+        """The multipart request that submits a file (raises UnsupportedOperationError if none)."""
+
+    @abc.abstractmethod
+    def download_request(self, job_id: str, status: JobStatus | None) -> ApiRequest:
+        """The request that streams the output; ``status`` supplies an absolute URL if known.
+
+        Credentials are attached only when the URL is on the API's own origin, so a pre-signed
+        storage URL never receives the API key.
+        """
+
+    @abc.abstractmethod
+    def cancel_request(self, job_id: str) -> ApiRequest:
+        """The request that cancels a queued or running job."""
+
+    @abc.abstractmethod
+    def delete_request(self, job_id: str) -> ApiRequest:
+        """The request that deletes a finished job and its artifacts."""
+
+    # --- translation (pure) ---------------------------------------------------------------
+    @abc.abstractmethod
+    def parse_status(self, payload: Any) -> JobStatus:
+        """Translate a decoded status payload (or webhook body) into a :class:`JobStatus`.
+
+        Raises :class:`fastwait.exceptions.BadResponseError` naming the field when the payload
+        does not match the API's specification.
+        """
+
+    @abc.abstractmethod
+    def parse_accepted(self, payload: Any) -> JobAccepted:
+        """Translate the submit response into a :class:`JobAccepted`."""
+
+    @abc.abstractmethod
+    def parse_error(
+        self, http_status: int, body: bytes, headers: Mapping[str, str]
+    ) -> ApiError:
+        """Translate an error answer into the matching :class:`ApiError` subclass.
+
+        Never raises: a body that is not the API's error envelope still yields an error
+        chosen by ``http_status``. ``Retry-After`` (seconds or HTTP-date) fills ``retry_after``.
+        """
