@@ -1,0 +1,308 @@
+"""The adaptive poller: one scheduler task over the due times of every tracked job.
+
+Thousands of jobs cost a heap entry each, not a sleeping task each: the scheduler sleeps until
+the earliest due time, then starts a status request for every due job, at most
+``max_in_flight`` at once. What to do with each answer is decided by the pure
+:func:`fastwait._schedule.next_poll_at`; this module only carries it out:
+
+* a terminal status is published to the registry and the job is dropped;
+* a non-terminal one is published as progress and the job rescheduled (``Retry-After`` honored);
+* a transient error (timeout, reset, 429, 5xx, truncated body) reschedules with the ``backoff``
+  library's exponential wait generator and full jitter; a job is never failed for one;
+* a permanent error (401, 403, 404, ...) fails the job's waiters with the typed error at once;
+* a job resolved by any other source (a webhook) is dropped before its next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import heapq
+import logging
+import random
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
+
+import attrs
+import backoff
+
+from fastwait._models import JobState, JobStatus
+from fastwait._registry import Registry
+from fastwait._result_store import JobKey, Resolution
+from fastwait._schedule import JobKnowledge, PollPolicy, next_poll_at
+from fastwait.exceptions import ConfigurationError, FastwaitError
+
+__all__ = ["FetchStatus", "PollStats", "Poller"]
+
+log = logging.getLogger("fastwait.poller")
+
+FetchStatus = Callable[[str], Awaitable[tuple[JobStatus, float | None]]]
+"""Fetch one job's status: ``(status, retry_after seconds or None)``; raises FastwaitError."""
+
+_RECENT_STATS = 100_000
+
+
+@attrs.define
+class PollStats:
+    """What polling one job cost and found (clock times on the poller's monotonic clock)."""
+
+    tracked_at: float
+    polls: int = 0
+    transient_errors: int = 0
+    first_terminal_at: float | None = None
+    """When a poll first saw the job terminal (None if another source resolved it first)."""
+
+
+class _Tracked:
+    __slots__ = ("error_waits", "job_id", "knowledge", "refs", "seq", "stats")
+
+    def __init__(self, job_id: str, knowledge: JobKnowledge, stats: PollStats) -> None:
+        self.job_id = job_id
+        self.knowledge = knowledge
+        self.stats = stats
+        self.refs = 0
+        self.seq = 0
+        self.error_waits: Generator[float, None, None] | None = None
+
+
+class Poller:
+    """Polls every tracked job of one provider until it resolves, feeding ``registry``.
+
+    Start it with ``async with`` (or :meth:`start`) and stop it with :meth:`aclose`, which
+    cancels and awaits the scheduler and every request in flight.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        fetch: FetchStatus,
+        registry: Registry,
+        *,
+        reports_progress: bool,
+        policy: PollPolicy | None = None,
+        max_in_flight: int = 32,
+        clock: Callable[[], float] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ConfigurationError("max_in_flight must be at least 1")
+        self._provider = provider
+        self._fetch = fetch
+        self._registry = registry
+        self._reports_progress = reports_progress
+        self._policy = policy or PollPolicy()
+        self._max_in_flight = max_in_flight
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._tracked: dict[str, _Tracked] = {}
+        self._recent: collections.OrderedDict[str, PollStats] = collections.OrderedDict()
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._wakeup = asyncio.Event()
+        self._slots: asyncio.Semaphore | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+        self._requests: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._unlisten = registry.on_resolved(self._on_resolved)
+
+    @property
+    def policy(self) -> PollPolicy:
+        return self._policy
+
+    def now(self) -> float:
+        """The poller's clock (the event loop's monotonic time unless one was injected)."""
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the scheduler task (idempotent); :meth:`track` calls it on first use."""
+        if self._closed:
+            raise RuntimeError("poller is closed")
+        if self._scheduler is None:
+            self._slots = asyncio.Semaphore(self._max_in_flight)
+            self._scheduler = asyncio.create_task(
+                self._run(), name=f"fastwait-poller-{self._provider}"
+            )
+
+    async def aclose(self) -> None:
+        """Stop polling: cancel and await the scheduler and every request in flight."""
+        self._closed = True
+        self._unlisten()
+        tasks = [*self._requests, *([self._scheduler] if self._scheduler else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tracked.clear()
+        self._heap.clear()
+
+    async def __aenter__(self) -> Poller:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- tracking -------------------------------------------------------------------------
+    def track(
+        self,
+        job_id: str,
+        *,
+        submitted_at: float | None = None,
+        queue_estimate: float | None = None,
+        webhook_expected: bool = False,
+    ) -> None:
+        """Poll ``job_id`` until it resolves or every :meth:`track` is matched by :meth:`release`.
+
+        ``submitted_at`` is the job's creation on the poller's clock (default: now);
+        ``queue_estimate`` the API's queue wait estimate in seconds.
+        """
+        self.start()
+        tracked = self._tracked.get(job_id)
+        if tracked is None:
+            now = self.now()
+            knowledge = JobKnowledge(
+                submitted_at=min(submitted_at, now) if submitted_at is not None else now,
+                queue_estimate=queue_estimate,
+                reports_progress=self._reports_progress,
+                webhook_expected=webhook_expected,
+            )
+            tracked = _Tracked(job_id, knowledge, PollStats(tracked_at=now))
+            self._tracked[job_id] = tracked
+            self._schedule(tracked, next_poll_at(knowledge, self._policy, now, self._rng))
+        tracked.refs += 1
+
+    def release(self, job_id: str) -> None:
+        """Undo one :meth:`track`; polling stops when nobody needs the job any more."""
+        tracked = self._tracked.get(job_id)
+        if tracked is not None:
+            tracked.refs -= 1
+            if tracked.refs <= 0:
+                self._drop(tracked)
+
+    def is_tracked(self, job_id: str) -> bool:
+        return job_id in self._tracked
+
+    def __len__(self) -> int:
+        return len(self._tracked)
+
+    def stats(self, job_id: str) -> PollStats | None:
+        """Polls and timings of a tracked or recently finished job."""
+        tracked = self._tracked.get(job_id)
+        return tracked.stats if tracked is not None else self._recent.get(job_id)
+
+    def _drop(self, tracked: _Tracked) -> None:
+        if self._tracked.get(tracked.job_id) is tracked:
+            del self._tracked[tracked.job_id]
+            self._recent[tracked.job_id] = tracked.stats
+            if len(self._recent) > _RECENT_STATS:
+                self._recent.popitem(last=False)
+
+    def _on_resolved(self, key: JobKey, resolution: Resolution) -> None:
+        provider, job_id = key
+        if provider == self._provider:
+            tracked = self._tracked.get(job_id)
+            if tracked is not None:
+                self._drop(tracked)
+
+    def _schedule(self, tracked: _Tracked, due: float) -> None:
+        self._seq += 1
+        tracked.seq = self._seq
+        earliest = self._heap[0][0] if self._heap else None
+        heapq.heappush(self._heap, (due, self._seq, tracked.job_id))
+        if earliest is None or due < earliest:
+            self._wakeup.set()
+
+    # --- the scheduler --------------------------------------------------------------------
+    async def _run(self) -> None:
+        heap = self._heap
+        assert self._slots is not None
+        while True:
+            if not heap:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            due, seq, job_id = heap[0]
+            tracked = self._tracked.get(job_id)
+            if tracked is None or tracked.seq != seq:
+                heapq.heappop(heap)
+                continue
+            delay = due - self.now()
+            if delay > 0:
+                self._wakeup.clear()
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._wakeup.wait()
+                except TimeoutError:
+                    pass
+                continue
+            heapq.heappop(heap)
+            await self._slots.acquire()
+            if self._tracked.get(job_id) is not tracked:
+                self._slots.release()
+                continue
+            task = asyncio.create_task(self._poll(tracked))
+            self._requests.add(task)
+            task.add_done_callback(self._requests.discard)
+
+    async def _poll(self, tracked: _Tracked) -> None:
+        assert self._slots is not None
+        try:
+            await self._poll_once(tracked)
+        finally:
+            self._slots.release()
+
+    async def _poll_once(self, tracked: _Tracked) -> None:
+        tracked.stats.polls += 1
+        key = (self._provider, tracked.job_id)
+        try:
+            status, retry_after = await self._fetch(tracked.job_id)
+        except FastwaitError as error:
+            if not error.transient:
+                self._drop(tracked)
+                self._registry.fail(key, error)
+                return
+            self._retry_later(tracked, error)
+            return
+        except Exception as error:  # a bug must not kill the scheduler: log, retry later
+            log.exception("unexpected error polling %s job %s", *key)
+            self._retry_later(tracked, error)
+            return
+        now = self.now()
+        tracked.error_waits = None
+        if status.is_terminal:
+            if tracked.stats.first_terminal_at is None:
+                tracked.stats.first_terminal_at = now
+            self._drop(tracked)
+            await self._registry.publish(status, source="poll")
+            return
+        tracked.knowledge = tracked.knowledge.observed(
+            now, status.progress_percent, queued=status.state is JobState.QUEUED
+        )
+        await self._registry.publish(status, source="poll")
+        if self._tracked.get(tracked.job_id) is tracked:
+            due = next_poll_at(
+                tracked.knowledge, self._policy, now, self._rng, retry_after=retry_after
+            )
+            self._schedule(tracked, due)
+
+    def _retry_later(self, tracked: _Tracked, error: BaseException) -> None:
+        tracked.stats.transient_errors += 1
+        if self._tracked.get(tracked.job_id) is not tracked:
+            return
+        if tracked.error_waits is None:
+            tracked.error_waits = backoff.expo(
+                base=2, factor=max(self._policy.floor, 0.5), max_value=self._policy.ceiling
+            )
+            next(tracked.error_waits)  # backoff's generators are primed with one next()
+        delay = max(backoff.full_jitter(next(tracked.error_waits)), self._policy.floor)
+        retry_after: Any = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int | float):
+            delay = max(delay, min(float(retry_after), self._policy.ceiling * 10))
+        log.debug(
+            "transient error polling %s job %s: %s; retry in %.2fs",
+            self._provider,
+            tracked.job_id,
+            error,
+            delay,
+        )
+        self._schedule(tracked, self.now() + delay)

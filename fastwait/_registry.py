@@ -1,0 +1,217 @@
+"""One future-based registry of job results, fed by every source.
+
+The poller and the webhook receiver both :meth:`Registry.publish` what they learn; callers
+:meth:`Registry.wait` on a job key and never know (or care) which source answered. Promises:
+
+* any number of waiters may await one key; cancelling or timing out one never disturbs the
+  others (each awaits a shield of the shared future);
+* the first terminal status wins; a later duplicate is ignored and a *conflicting* one (another
+  terminal state) is logged, never applied;
+* a terminal status published before anyone waits is kept by the :class:`ResultStore` (bounded
+  by age and count) so a late waiter returns at once;
+* non-terminal statuses (progress) reach subscribers only;
+* only keys with live waiters hold memory here; resolved keys leave at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from fastwait._models import JobStatus
+from fastwait._result_store import JobKey, MemoryResultStore, Resolution, ResultStore
+from fastwait.exceptions import FastwaitError, WaitTimeout
+
+__all__ = ["Registry"]
+
+log = logging.getLogger("fastwait.registry")
+
+StatusCallback = Callable[[JobStatus], None]
+ResolvedCallback = Callable[[JobKey, Resolution], None]
+
+
+class _Waiting:
+    """The shared future of one awaited key and what else is known meanwhile."""
+
+    __slots__ = ("future", "last_status", "waiters")
+
+    def __init__(self, future: asyncio.Future[Resolution]) -> None:
+        self.future = future
+        self.waiters = 0
+        self.last_status: JobStatus | None = None
+
+
+def _consume_exception(future: asyncio.Future[Resolution]) -> None:
+    # A failure may land after every waiter left; reading it keeps asyncio from warning.
+    if not future.cancelled():
+        future.exception()
+
+
+class Registry:
+    """Results of jobs, awaited by key ``(provider name, job id)``.
+
+    ``store`` keeps terminal results (default: in memory, ``result_ttl`` seconds and at most
+    ``max_results`` of them). Use it from one event loop.
+    """
+
+    def __init__(
+        self,
+        store: ResultStore | None = None,
+        *,
+        result_ttl: float = 600.0,
+        max_results: int = 100_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store: ResultStore = (
+            store
+            if store is not None
+            else MemoryResultStore(ttl=result_ttl, max_results=max_results)
+        )
+        self._clock = clock
+        self._waiting: dict[JobKey, _Waiting] = {}
+        self._subscribers: dict[JobKey | None, list[StatusCallback]] = {}
+        self._resolved_listeners: list[ResolvedCallback] = []
+        self._store.listen(self._deliver)
+
+    @property
+    def store(self) -> ResultStore:
+        return self._store
+
+    # --- waiting --------------------------------------------------------------------------
+    async def wait(self, key: JobKey, timeout: float | None = None) -> JobStatus:
+        """The job's terminal status (whatever its state), once any source publishes it.
+
+        Raises :class:`WaitTimeout` after ``timeout`` seconds, or the typed error a source
+        reported with :meth:`fail` (e.g. ``NotFoundError``).
+        """
+        return (await self.wait_resolution(key, timeout)).status
+
+    async def wait_resolution(self, key: JobKey, timeout: float | None = None) -> Resolution:
+        """Like :meth:`wait`, with how and when the result arrived."""
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            waiting = _Waiting(asyncio.get_running_loop().create_future())
+            waiting.future.add_done_callback(_consume_exception)
+            self._waiting[key] = waiting
+        waiting.waiters += 1
+        try:
+            if not waiting.future.done():
+                stored = await self._store.get(key)
+                if stored is not None:
+                    self._deliver(key, stored)
+            return await asyncio.wait_for(asyncio.shield(waiting.future), timeout)
+        except TimeoutError:
+            raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status) from None
+        finally:
+            waiting.waiters -= 1
+            if waiting.waiters == 0 and self._waiting.get(key) is waiting:
+                del self._waiting[key]
+
+    def waiters(self, key: JobKey) -> int:
+        """How many callers await ``key`` right now."""
+        waiting = self._waiting.get(key)
+        return 0 if waiting is None else waiting.waiters
+
+    def last_status(self, key: JobKey) -> JobStatus | None:
+        """The newest non-terminal status published for an awaited key."""
+        waiting = self._waiting.get(key)
+        return None if waiting is None else waiting.last_status
+
+    async def resolution(self, key: JobKey) -> Resolution | None:
+        """The stored terminal result of ``key``, if one is known and not yet evicted."""
+        return await self._store.get(key)
+
+    # --- publishing -----------------------------------------------------------------------
+    async def publish(self, status: JobStatus, *, source: str = "poll") -> bool:
+        """Record what a source learned; True when this call resolved the job.
+
+        A non-terminal status only updates subscribers. A terminal one is stored unless the key
+        already has a result, and wakes every waiter.
+        """
+        key = (status.provider, status.id)
+        self._notify(key, status)
+        if not status.is_terminal:
+            waiting = self._waiting.get(key)
+            if waiting is not None:
+                waiting.last_status = status
+            return False
+        resolution = Resolution(status=status, source=source, resolved_at=self._clock())
+        stored = await self._store.put_first(key, resolution)
+        if stored is not resolution:
+            if stored.status.state is not status.state:
+                log.warning(
+                    "ignoring conflicting terminal state %s for %s job %s (already %s via %s)",
+                    status.state.name,
+                    key[0],
+                    key[1],
+                    stored.status.state.name,
+                    stored.source,
+                )
+            self._deliver(key, stored)
+            return False
+        self._deliver(key, resolution)
+        return True
+
+    def fail(self, key: JobKey, error: FastwaitError) -> None:
+        """Fail the current waiters of ``key`` with a permanent error (nothing is stored)."""
+        waiting = self._waiting.pop(key, None)
+        if waiting is not None and not waiting.future.done():
+            waiting.future.set_exception(error)
+
+    def _deliver(self, key: JobKey, resolution: Resolution) -> None:
+        waiting = self._waiting.pop(key, None)
+        if waiting is not None and not waiting.future.done():
+            waiting.future.set_result(resolution)
+        for listener in tuple(self._resolved_listeners):
+            try:
+                listener(key, resolution)
+            except Exception:
+                log.exception("resolution listener failed")
+
+    # --- observing ------------------------------------------------------------------------
+    def subscribe(self, callback: StatusCallback, key: JobKey | None = None) -> Callable[[], None]:
+        """Call ``callback`` with every status published for ``key`` (every key if None).
+
+        Returns the function that unsubscribes. Callbacks run synchronously in the publisher's
+        task and must not block; an exception they raise is logged, never propagated.
+        """
+        callbacks = self._subscribers.setdefault(key, [])
+        callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks and self._subscribers.get(key) is callbacks:
+                del self._subscribers[key]
+
+        return unsubscribe
+
+    def on_resolved(self, listener: ResolvedCallback) -> Callable[[], None]:
+        """Call ``listener(key, resolution)`` whenever a job resolves, from any source."""
+        self._resolved_listeners.append(listener)
+        return lambda: self._resolved_listeners.remove(listener)
+
+    def _notify(self, key: JobKey, status: JobStatus) -> None:
+        if not self._subscribers:
+            return
+        for callback in (*self._subscribers.get(key, ()), *self._subscribers.get(None, ())):
+            try:
+                callback(status)
+            except Exception:
+                log.exception("status subscriber failed")
+
+    async def aclose(self) -> None:
+        """Release the store; waiters still pending get :class:`RuntimeError`."""
+        waiting, self._waiting = self._waiting, {}
+        for entry in waiting.values():
+            if not entry.future.done():
+                entry.future.set_exception(RuntimeError("registry closed"))
+        await self._store.aclose()
+
+    async def __aenter__(self) -> Registry:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

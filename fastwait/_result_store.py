@@ -1,0 +1,113 @@
+"""Where terminal results live: the storage seam behind :class:`fastwait.Registry`.
+
+The registry keeps the futures that waiters await in process memory; a :class:`ResultStore`
+keeps the *results*. The in-memory store is the embedded default; durable and distributed
+stores implement the same protocol, so the first-terminal-wins rule and the early-arrival
+buffer hold across restarts and replicas.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import attrs
+
+from fastwait._models import JobStatus
+from fastwait.exceptions import ConfigurationError
+
+__all__ = ["JobKey", "MemoryResultStore", "Resolution", "ResultStore"]
+
+JobKey = tuple[str, str]
+"""``(provider name, job id)``: the identity of a job across every source of results."""
+
+
+@attrs.frozen
+class Resolution:
+    """A job's terminal status and how it arrived.
+
+    ``source`` is ``"poll"`` or ``"webhook"``; ``resolved_at`` is wall-clock seconds.
+    """
+
+    status: JobStatus
+    source: str
+    resolved_at: float
+
+
+class ResultStore(Protocol):
+    """Storage of terminal results, keyed by :data:`JobKey`.
+
+    ``put_first`` must be atomic: of two puts for one key, exactly one is stored, and both
+    callers get that one back. ``listen`` registers the callback through which a store that
+    other processes write to announces their results (the in-memory store never calls it).
+    """
+
+    async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution: ...
+
+    async def get(self, key: JobKey) -> Resolution | None: ...
+
+    def listen(self, deliver: Callable[[JobKey, Resolution], None]) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryResultStore:
+    """Results in a dict bounded by age (``ttl`` seconds) and size (``max_results``).
+
+    Eviction is oldest first, so a service that resolves millions of jobs over days keeps only
+    the recent ones; a waiter that comes later than ``ttl`` polls the API again instead.
+    """
+
+    __slots__ = ("_clock", "_max_results", "_results", "_ttl")
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 600.0,
+        max_results: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not ttl > 0:
+            raise ConfigurationError("result ttl must be positive")
+        if max_results < 1:
+            raise ConfigurationError("max_results must be at least 1")
+        self._ttl = ttl
+        self._max_results = max_results
+        self._clock = clock
+        self._results: collections.OrderedDict[JobKey, tuple[float, Resolution]] = (
+            collections.OrderedDict()
+        )
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def _evict(self) -> None:
+        deadline = self._clock() - self._ttl
+        results = self._results
+        while results:
+            key, (stored_at, _) = next(iter(results.items()))
+            if stored_at > deadline and len(results) <= self._max_results:
+                break
+            del results[key]
+
+    async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
+        self._evict()
+        stored = self._results.get(key)
+        if stored is not None:
+            return stored[1]
+        self._results[key] = (self._clock(), resolution)
+        self._evict()
+        return resolution
+
+    async def get(self, key: JobKey) -> Resolution | None:
+        self._evict()
+        stored = self._results.get(key)
+        return None if stored is None else stored[1]
+
+    def listen(self, deliver: Callable[[JobKey, Resolution], None]) -> None:
+        """Nothing else writes to process memory, so there is nothing to announce."""
+
+    async def aclose(self) -> None:
+        self._results.clear()
