@@ -1,5 +1,42 @@
-"""The job APIs fastwait speaks (filled in by the providers work)."""
+"""The job APIs fastwait speaks, each as a sans-I/O :class:`Provider`.
 
+``PROVIDERS`` maps the names the CLI, registry keys and webhook routes use to the classes;
+:func:`provider_class` looks one up with an error that lists the valid names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from fastwait.exceptions import ConfigurationError
 from fastwait.providers._base import ApiRequest, Provider
+from fastwait.providers._compressorapp import CompressorApp
+from fastwait.providers._errors import parse_retry_after
+from fastwait.providers._media import MediaJobs
+from fastwait.providers._toolsfast import ToolsFastCompress, ToolsFastConvert
 
-__all__ = ["ApiRequest", "Provider"]
+__all__ = [
+    "PROVIDERS",
+    "ApiRequest",
+    "CompressorApp",
+    "MediaJobs",
+    "Provider",
+    "ToolsFastCompress",
+    "ToolsFastConvert",
+    "parse_retry_after",
+    "provider_class",
+]
+
+PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
+    {cls.name: cls for cls in (ToolsFastCompress, ToolsFastConvert, CompressorApp, MediaJobs)}
+)
+
+
+def provider_class(name: str) -> type[Provider]:
+    """The provider class registered under ``name``; ConfigurationError for an unknown name."""
+    try:
+        return PROVIDERS[name]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(PROVIDERS))
+        raise ConfigurationError(f"unknown provider {name!r} (known: {known})") from None

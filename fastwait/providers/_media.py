@@ -1,0 +1,223 @@
+"""The self-hosted media optimizer (``/api/media/jobs``): multipart submit, poll, download.
+
+Everything media-specific lives here: the ``media`` file field and ``preset``, the statuses
+``pending``/``processing``/``done``/``failed``, ``downloadUrl`` and the error codes
+``invalid-input``, ``not-found`` and ``not-ready``.
+
+Where the seed documents are silent, this module chooses:
+
+* Authentication is optional: a ``token`` is sent as ``Authorization: Bearer``; none is sent
+  without one (a self-hosted service often sits on a private network).
+* ``preset`` defaults to ``"web"`` (the server's documented default); other options are sent
+  verbatim as text fields; a callback URL is sent as the field ``callbackUrl``.
+* A relative ``downloadUrl`` is resolved against ``base_url`` by RFC 3986 rules (a path starting
+  with ``/`` replaces ``base_url``'s path); a pre-signed URL on another origin gets no token.
+* Error envelopes are read in both forms servers send: ``{"error": {"code", "message"}}`` and
+  ``{"error": "code", "message": ...}``.
+* ``metrics`` holds ``input_bytes`` and the numeric ``result`` fields in snake_case
+  (``output_bytes``, ``saved_bytes``, ``saved_percent``, durations, widths).
+* Cancel and delete have no documented endpoint: :class:`UnsupportedOperationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo
+from fastwait.exceptions import (
+    ApiError,
+    BadResponseError,
+    ConfigurationError,
+    UnsupportedOperationError,
+)
+from fastwait.providers._base import ApiRequest, Provider
+from fastwait.providers._converter import structure
+from fastwait.providers._errors import (
+    api_error,
+    decode_json,
+    redact,
+    require_base_url,
+    require_http_url,
+    require_job_id,
+    require_secret,
+    resolve_download_url,
+    same_origin,
+)
+from fastwait.providers._wire import (
+    MediaErrorResponse,
+    MediaFlatErrorResponse,
+    MediaJobAccepted,
+    MediaJobStatus,
+)
+
+__all__ = ["DEFAULT_PRESET", "MediaJobs"]
+
+DEFAULT_PRESET = "web"
+
+_W = TypeVar("_W")
+
+_STATES: Mapping[str, JobState] = {
+    "pending": JobState.QUEUED,
+    "processing": JobState.RUNNING,
+    "done": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+}
+
+_NOT_READY_CODES = frozenset({"not-ready"})
+
+
+class MediaJobs(Provider):
+    """A media optimizer at ``base_url`` (there is no public default), optionally token-protected.
+
+    The token is never shown in reprs or errors.
+    """
+
+    name: ClassVar[str] = "media"
+    __slots__ = ("_token", "base_url")
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = require_base_url(base_url)
+        self._token = None if token is None else require_secret(token, "token")
+
+    def __repr__(self) -> str:
+        return f"MediaJobs(base_url={self.base_url!r}, token={'***' if self._token else None})"
+
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._token,) if self._token else ()
+
+    # --- requests -------------------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def _jobs_url(self) -> str:
+        return f"{self.base_url}/api/media/jobs"
+
+    def status_request(self, job_id: str) -> ApiRequest:
+        return ApiRequest("GET", f"{self._jobs_url()}/{require_job_id(job_id)}", self._headers())
+
+    def submit_request(
+        self, file_name: str, options: Mapping[str, str], callback_url: str | None = None
+    ) -> ApiRequest:
+        """``POST /api/media/jobs``: the file as ``media``, ``preset`` (default ``web``)."""
+        fields = {"preset": DEFAULT_PRESET, **options}
+        if any(not isinstance(k, str) or not isinstance(v, str) for k, v in fields.items()):
+            raise ConfigurationError("submit options must map strings to strings")
+        if callback_url is not None:
+            if "callbackUrl" in fields:
+                raise ConfigurationError("give the callback URL once, not also as an option")
+            fields["callbackUrl"] = require_http_url(callback_url, "callback_url")
+        return ApiRequest("POST", self._jobs_url(), self._headers(), fields, file_field="media")
+
+    def download_request(self, job_id: str, status: JobStatus | None) -> ApiRequest:
+        default = f"{self._jobs_url()}/{require_job_id(job_id)}/download"
+        if status is not None and status.download_url and status.id == job_id:
+            url = status.download_url
+            return ApiRequest(
+                "GET", url, self._headers() if same_origin(url, self.base_url) else {}
+            )
+        return ApiRequest("GET", default, self._headers())
+
+    def cancel_request(self, job_id: str) -> ApiRequest:
+        raise UnsupportedOperationError("the media optimizer documents no way to cancel a job")
+
+    def delete_request(self, job_id: str) -> ApiRequest:
+        raise UnsupportedOperationError("the media optimizer documents no way to delete a job")
+
+    # --- translation ----------------------------------------------------------------------
+    def _structure(self, payload: Any, cls: type[_W]) -> _W:
+        return structure(payload, cls, source=self.name, secrets=self._secrets)
+
+    def _state(self, status: str) -> JobState:
+        state = _STATES.get(status.casefold())
+        if state is None:
+            shown = redact(status[:40], self._secrets)
+            raise BadResponseError(f"{self.name}: unknown job status {shown!r} @ $.status")
+        return state
+
+    def parse_status(self, payload: Any) -> JobStatus:
+        wire = self._structure(payload, MediaJobStatus)
+        result = wire.result
+        metrics: dict[str, Any] = {"input_bytes": wire.input_bytes}
+        if result is not None:
+            metrics |= {
+                "output_bytes": result.output_bytes,
+                "saved_bytes": result.saved_bytes,
+                "saved_percent": result.saved_percent,
+                "input_duration_sec": result.input_duration_sec,
+                "output_duration_sec": result.output_duration_sec,
+                "input_width": result.input_width,
+                "output_width": result.output_width,
+            }
+        download_url = None
+        if wire.download_url is not None:
+            download_url = resolve_download_url(
+                self.base_url, wire.download_url, source=self.name, field="$.downloadUrl"
+            )
+        return JobStatus(
+            id=wire.job_id,
+            provider=self.name,
+            state=self._state(wire.status),
+            metrics={k: v for k, v in metrics.items() if v is not None},
+            output=None
+            if result is None
+            else OutputInfo(
+                file_name=result.filename,
+                content_type=result.content_type,
+                size=result.output_bytes,
+            ),
+            error_code=wire.error.code if wire.error else None,
+            error_detail=wire.error.message if wire.error else None,
+            download_url=download_url,
+            raw=payload,
+        )
+
+    def parse_accepted(self, payload: Any) -> JobAccepted:
+        """``{"jobId", "status": "pending", "createdAt": <epoch ms>}``."""
+        wire = self._structure(payload, MediaJobAccepted)
+        try:
+            created_at = datetime.fromtimestamp(wire.created_at / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise BadResponseError(
+                f"{self.name}: expected epoch milliseconds @ $.createdAt"
+            ) from None
+        return JobAccepted(
+            id=wire.job_id,
+            provider=self.name,
+            state=self._state(wire.status),
+            created_at=created_at,
+            raw=payload,
+        )
+
+    def parse_error(
+        self,
+        http_status: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+    ) -> ApiError:
+        """Read either error envelope; a 409 ``not-ready`` is a :class:`NotReadyError`."""
+        code = detail = None
+        decoded = decode_json(body)
+        if isinstance(decoded, Mapping):
+            try:
+                nested = structure(decoded, MediaErrorResponse).error
+                code, detail = nested.code, nested.message
+            except BadResponseError:
+                try:
+                    flat = structure(decoded, MediaFlatErrorResponse)
+                    code, detail = flat.error, flat.message
+                except BadResponseError:
+                    pass
+        return api_error(
+            http_status,
+            code,
+            detail,
+            headers,
+            not_ready_codes=_NOT_READY_CODES,
+            secrets=self._secrets,
+            now=now,
+        )

@@ -1,0 +1,300 @@
+"""tools.fast compress and convert (``api.tools.fast``): one job API under two path prefixes.
+
+Everything tools.fast-specific lives here: the ``X-Fast-Api-Key`` header, the five statuses,
+the ``{"error": code, "detail": ...}`` envelope and its codes, the queue estimate format.
+
+Where the seed documents are silent, this module chooses:
+
+* Submission is ``POST {base}/compress`` (or ``/convert``) with the file in the multipart field
+  ``file``; caller options are sent verbatim as text fields; a callback URL is sent as the field
+  ``callbackUrl`` (camelCase like every tools.fast name; the documents specify no webhook field).
+* Convert requires the ``targetFormat`` option (a :class:`ConfigurationError` without it).
+* Status names are matched case-insensitively.
+* ``JobStatus.metrics`` and ``JobAccepted.stats`` use snake_case keys (``input_bytes``,
+  ``credit_cost``, ...), the vocabulary shared with the other providers; fields the API
+  omitted or sent as null are left out. The payload as sent stays in ``raw``.
+* ``progress.percent`` is clamped to 0-100 (a rounding overshoot must not fail a wait).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+
+from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
+from fastwait.exceptions import ApiError, BadResponseError, ConfigurationError
+from fastwait.providers._base import ApiRequest, Provider
+from fastwait.providers._converter import structure
+from fastwait.providers._errors import (
+    api_error,
+    decode_json,
+    redact,
+    require_base_url,
+    require_http_url,
+    require_job_id,
+    require_secret,
+    same_origin,
+)
+from fastwait.providers._wire import (
+    CompareResponse,
+    EntitlementsResponse,
+    ErrorResponse,
+    GetCompressorsResponse,
+    JobAcceptedResponse,
+    JobStatusResponse,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "ToolsFastCompress", "ToolsFastConvert", "parse_estimate"]
+
+DEFAULT_BASE_URL = "https://api.tools.fast"
+
+_W = TypeVar("_W")
+
+_STATES: Mapping[str, JobState] = {
+    "queued": JobState.QUEUED,
+    "running": JobState.RUNNING,
+    "succeeded": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "canceled": JobState.CANCELED,
+}
+
+_NOT_READY_CODES = frozenset({"jobs.not_ready", "compare.not_ready"})
+
+_ESTIMATE = re.compile(
+    r"""\s*(?:<=?|~|about|approx\.?|under|up\s+to|less\s+than)?\s*
+    (?P<low>[0-9]+(?:\.[0-9]+)?)
+    (?:\s*(?:-|–|to)\s*(?P<high>[0-9]+(?:\.[0-9]+)?))?
+    \s*(?P<unit>s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\s*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_estimate(text: str | None) -> float | None:
+    """The queue estimate in seconds, or None when absent or not understood.
+
+    Reads ``"< 5s"`` (5.0), ``"~30s"``, ``"2m"``, ``"1.5 min"``, ``"1-2 min"`` (a range gives
+    its upper bound, as ``"< 5s"`` does: an estimate is used to decide when to look first).
+    """
+    if text is None:
+        return None
+    match = _ESTIMATE.fullmatch(text)
+    if match is None:
+        return None
+    amount = float(match["high"] or match["low"])
+    return amount * _UNIT_SECONDS[match["unit"][0].lower()]
+
+
+def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class _ToolsFastJobs(Provider):
+    """The job endpoints compress and convert share under ``{base}/{name}``."""
+
+    reports_progress: ClassVar[bool] = True
+    __slots__ = ("_api_key", "base_url")
+
+    def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL) -> None:
+        self._api_key = require_secret(api_key, "api_key")
+        self.base_url = require_base_url(base_url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # --- requests -------------------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        return {"X-Fast-Api-Key": self._api_key}
+
+    def _job_url(self, job_id: str, suffix: str = "") -> str:
+        return f"{self.base_url}/{self.name}/job/{require_job_id(job_id)}{suffix}"
+
+    def _get(self, url: str) -> ApiRequest:
+        return ApiRequest("GET", url, self._headers())
+
+    def status_request(self, job_id: str) -> ApiRequest:
+        return self._get(self._job_url(job_id))
+
+    def _submit_fields(
+        self, options: Mapping[str, str], callback_url: str | None
+    ) -> dict[str, str]:
+        fields = dict(options)
+        if any(not isinstance(k, str) or not isinstance(v, str) for k, v in fields.items()):
+            raise ConfigurationError("submit options must map strings to strings")
+        if callback_url is not None:
+            if "callbackUrl" in fields:
+                raise ConfigurationError("give the callback URL once, not also as an option")
+            fields["callbackUrl"] = require_http_url(callback_url, "callback_url")
+        return fields
+
+    def submit_request(
+        self, file_name: str, options: Mapping[str, str], callback_url: str | None = None
+    ) -> ApiRequest:
+        """``POST {base}/{name}``: the file as ``file``, options and ``callbackUrl`` as fields."""
+        fields = self._submit_fields(options, callback_url)
+        return ApiRequest(
+            "POST", f"{self.base_url}/{self.name}", self._headers(), fields, file_field="file"
+        )
+
+    def download_request(self, job_id: str, status: JobStatus | None) -> ApiRequest:
+        default = self._job_url(job_id, "/download")
+        if status is not None and status.download_url and status.id == job_id:
+            url = status.download_url
+            return ApiRequest(
+                "GET", url, self._headers() if same_origin(url, self.base_url) else {}
+            )
+        return self._get(default)
+
+    def cancel_request(self, job_id: str) -> ApiRequest:
+        return ApiRequest("POST", self._job_url(job_id, "/cancel"), self._headers())
+
+    def delete_request(self, job_id: str) -> ApiRequest:
+        return ApiRequest("DELETE", self._job_url(job_id), self._headers())
+
+    # --- translation ----------------------------------------------------------------------
+    def _structure(self, payload: Any, cls: type[_W]) -> _W:
+        return structure(payload, cls, source=self.name, secrets=[self._api_key])
+
+    def _state(self, status: str) -> JobState:
+        state = _STATES.get(status.casefold())
+        if state is None:
+            shown = redact(status[:40], [self._api_key])
+            raise BadResponseError(f"{self.name}: unknown job status {shown!r} @ $.status")
+        return state
+
+    def parse_status(self, payload: Any) -> JobStatus:
+        wire = self._structure(payload, JobStatusResponse)
+        raw_percent = wire.progress.percent
+        percent = min(100.0, max(0.0, raw_percent)) if math.isfinite(raw_percent) else None
+        metrics = wire.metrics
+        output = wire.output
+        return JobStatus(
+            id=wire.id,
+            provider=self.name,
+            state=self._state(wire.status),
+            progress_percent=percent,
+            progress_phase=wire.progress.phase,
+            metrics=_without_none(
+                {
+                    "input_bytes": metrics.input_bytes,
+                    "output_bytes": metrics.output_bytes,
+                    "credit_cost": metrics.credit_cost,
+                    "compression_ratio": metrics.compression_ratio,
+                    "savings_percent": metrics.savings_percent,
+                }
+            ),
+            output=None
+            if output is None
+            else OutputInfo(
+                file_name=output.file_name,
+                content_type=output.content_type,
+                file_count=output.file_count,
+            ),
+            error_code=wire.error.code if wire.error else None,
+            error_detail=wire.error.detail if wire.error else None,
+            raw=payload,
+        )
+
+    def parse_accepted(self, payload: Any) -> JobAccepted:
+        wire = self._structure(payload, JobAcceptedResponse)
+        stats = attrs.asdict(wire.stats)
+        return JobAccepted(
+            id=wire.id,
+            provider=self.name,
+            state=self._state(wire.status),
+            queue=QueueInfo(
+                pool=wire.queue.pool,
+                position=wire.queue.position,
+                total_queued=wire.queue.total_queued,
+                estimate=wire.queue.estimate,
+                estimate_seconds=parse_estimate(wire.queue.estimate),
+            ),
+            stats=_without_none(
+                {k: v.isoformat() if isinstance(v, datetime) else v for k, v in stats.items()}
+            ),
+            created_at=wire.timeline.queued_at,
+            raw=payload,
+        )
+
+    def parse_error(
+        self,
+        http_status: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+    ) -> ApiError:
+        """Read ``{"error": code, "detail": text}``; ``now`` is the clock for Retry-After."""
+        code = detail = None
+        decoded = decode_json(body)
+        if isinstance(decoded, Mapping):
+            try:
+                envelope = structure(decoded, ErrorResponse)
+            except BadResponseError:
+                pass
+            else:
+                code, detail = envelope.error, envelope.detail
+        return api_error(
+            http_status,
+            code,
+            detail,
+            headers,
+            not_ready_codes=_NOT_READY_CODES,
+            secrets=[self._api_key],
+            now=now,
+        )
+
+
+class ToolsFastCompress(_ToolsFastJobs):
+    """tools.fast compression jobs (``/compress``), with compare, discovery and entitlements.
+
+    The API key travels in the ``X-Fast-Api-Key`` header and is never shown in reprs or errors.
+    """
+
+    name: ClassVar[str] = "compress"
+    __slots__ = ()
+
+    def compare_request(self, job_id: str) -> ApiRequest:
+        """``GET /compress/job/{id}/compare``: before/after previews of a succeeded job."""
+        return self._get(self._job_url(job_id, "/compare"))
+
+    def compressors_request(self) -> ApiRequest:
+        """``GET /compress/compressors``: what can be compressed, at what cost, up to what size."""
+        return self._get(f"{self.base_url}/compress/compressors")
+
+    def entitlements_request(self) -> ApiRequest:
+        """``GET /compress/entitlements/me``: the plan and credits behind the API key."""
+        return self._get(f"{self.base_url}/compress/entitlements/me")
+
+    def parse_compare(self, payload: Any) -> CompareResponse:
+        return self._structure(payload, CompareResponse)
+
+    def parse_compressors(self, payload: Any) -> GetCompressorsResponse:
+        return self._structure(payload, GetCompressorsResponse)
+
+    def parse_entitlements(self, payload: Any) -> EntitlementsResponse:
+        return self._structure(payload, EntitlementsResponse)
+
+
+class ToolsFastConvert(_ToolsFastJobs):
+    """tools.fast conversion jobs (``/convert``); outputs expire one hour after completion.
+
+    Submitting needs the ``targetFormat`` option. The API key travels in ``X-Fast-Api-Key``.
+    """
+
+    name: ClassVar[str] = "convert"
+    __slots__ = ()
+
+    def submit_request(
+        self, file_name: str, options: Mapping[str, str], callback_url: str | None = None
+    ) -> ApiRequest:
+        """``POST {base}/convert`` with ``file`` and ``targetFormat`` (required)."""
+        target = options.get("targetFormat")
+        if not isinstance(target, str) or not target.strip():
+            raise ConfigurationError("convert needs the 'targetFormat' option (e.g. 'pdf')")
+        return super().submit_request(file_name, options, callback_url)
