@@ -1,0 +1,455 @@
+"""The client: one provider, one aiohttp session, one poller, one registry.
+
+``await client.wait(job_id)`` is the line fastwait exists for. It returns as soon as any source
+(this client's poller, a webhook receiver publishing into the same registry, another replica)
+reports the job terminal, and it behaves the same whichever one it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+import attrs
+
+from fastwait._files import (
+    AtomicFile,
+    extract_zip,
+    filename_from_content_disposition,
+    safe_filename,
+)
+from fastwait._jobid import uuid7_created_at
+from fastwait._models import JobAccepted, JobState, JobStatus
+from fastwait._poller import Poller, PollStats
+from fastwait._registry import Registry
+from fastwait._result_store import Resolution
+from fastwait._schedule import PollPolicy
+from fastwait._transport import HttpTransport
+from fastwait.exceptions import (
+    ConfigurationError,
+    FastwaitError,
+    JobCanceled,
+    JobFailed,
+    UnsupportedOperationError,
+)
+from fastwait.providers import Provider, ToolsFastCompress
+from fastwait.providers._wire import CompareResponse, EntitlementsResponse, GetCompressorsResponse
+
+__all__ = ["Client", "JobResult"]
+
+log = logging.getLogger("fastwait.client")
+
+_REMEMBERED_SUBMISSIONS = 100_000
+_CHUNK = 1 << 16
+
+
+@attrs.frozen
+class JobResult:
+    """How waiting for one job ended, for batch callers that must not stop at one failure.
+
+    Exactly one of ``status`` (a terminal status: SUCCEEDED, FAILED or CANCELED) and ``error``
+    (``WaitTimeout`` or a typed API error such as ``NotFoundError``) is set. ``source`` says
+    whether the result came by ``"poll"`` or ``"webhook"``; ``elapsed`` is seconds from the
+    start of the wait.
+    """
+
+    provider: str
+    job_id: str
+    status: JobStatus | None
+    error: FastwaitError | None = None
+    source: str | None = None
+    polls: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and self.status.state is JobState.SUCCEEDED
+
+
+@attrs.frozen
+class _Submission:
+    submitted_at: float
+    queue_estimate: float | None
+
+
+class Client:
+    """Awaits, submits and downloads the jobs of one ``provider``.
+
+    Use it as an async context manager (or call :meth:`aclose`). ``session`` may be a session
+    you own (it is not closed here); otherwise the client makes one with at most
+    ``max_connections`` connections. ``registry`` may be shared with a webhook receiver or
+    other clients; ``policy`` tunes the adaptive poll schedule; ``on_progress`` is called with
+    every non-terminal status this client's poller sees (it must not block).
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        registry: Registry | None = None,
+        policy: PollPolicy | None = None,
+        max_connections: int = 32,
+        request_timeout: float = 30.0,
+        on_progress: Callable[[JobStatus], None] | None = None,
+    ) -> None:
+        if not isinstance(provider, Provider):
+            raise ConfigurationError(f"provider must be a fastwait Provider, not {provider!r}")
+        if max_connections < 1:
+            raise ConfigurationError("max_connections must be at least 1")
+        if not request_timeout > 0:
+            raise ConfigurationError("request_timeout must be positive")
+        self._provider = provider
+        self._own_session = session is None
+        self._session = session
+        self._registry = registry if registry is not None else Registry()
+        self._policy = policy or PollPolicy()
+        self._max_connections = max_connections
+        self._request_timeout = request_timeout
+        self._on_progress = on_progress
+        self._transport: HttpTransport | None = None
+        self._poller: Poller | None = None
+        self._submissions: collections.OrderedDict[str, _Submission] = collections.OrderedDict()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Client({self._provider!r})"
+
+    @property
+    def provider(self) -> Provider:
+        return self._provider
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _open(self) -> tuple[HttpTransport, Poller]:
+        if self._closed:
+            raise RuntimeError("this Client is closed")
+        if self._transport is None or self._poller is None:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(
+                        limit=self._max_connections, limit_per_host=self._max_connections
+                    ),
+                    timeout=aiohttp.ClientTimeout(
+                        total=None,
+                        sock_connect=self._request_timeout,
+                        sock_read=self._request_timeout,
+                    ),
+                )
+            self._transport = HttpTransport(self._session, self._provider)
+            self._poller = Poller(
+                self._provider.name,
+                self._fetch_status,
+                self._registry,
+                reports_progress=self._provider.reports_progress,
+                policy=self._policy,
+                max_in_flight=self._max_connections,
+            )
+            if self._on_progress is not None:
+                callback = self._on_progress
+                name = self._provider.name
+
+                def progress(status: JobStatus) -> None:
+                    if status.provider == name and not status.is_terminal:
+                        callback(status)
+
+                self._unsubscribe = self._registry.subscribe(progress)
+        return self._transport, self._poller
+
+    async def aclose(self) -> None:
+        """Stop polling and close the session if this client made it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._poller is not None:
+            await self._poller.aclose()
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if self._own_session and self._session is not None and not self._closed:
+            _warn(f"unclosed {self!r}: use 'async with' or aclose()", ResourceWarning, stacklevel=1)
+
+    # --- single requests ------------------------------------------------------------------
+    async def submit(
+        self, path: str | os.PathLike[str], *, callback_url: str | None = None, **options: str
+    ) -> JobAccepted:
+        """Upload ``path`` as a new job (``targetFormat=`` for convert, ``preset=`` for media).
+
+        ``callback_url`` asks the API to POST the job's completion there (a webhook).
+        Raises ``UnsupportedOperationError`` for compressor.app (submit there, await by id).
+        """
+        transport, _ = self._open()
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigurationError(f"{file} is not a readable file")
+        request = self._provider.submit_request(file.name, options, callback_url)
+        response = await transport.json(request, ok=(200, 201, 202), upload=file)
+        accepted = self._provider.parse_accepted(response.payload)
+        queue = accepted.queue
+        self._remember(
+            accepted.id,
+            _Submission(
+                submitted_at=asyncio.get_running_loop().time(),
+                queue_estimate=queue.estimate_seconds if queue else None,
+            ),
+        )
+        return accepted
+
+    async def status(self, job_id: str) -> JobStatus:
+        """The job's current status, fetched now (one request)."""
+        status, _ = await self._fetch_status(job_id)
+        return status
+
+    async def _fetch_status(self, job_id: str) -> tuple[JobStatus, float | None]:
+        transport, _ = self._open()
+        response = await transport.json(self._provider.status_request(job_id))
+        return self._provider.parse_status(response.payload), response.retry_after
+
+    async def cancel(self, job_id: str) -> None:
+        """Cancel a queued or running job (``ConflictError`` if it already ended)."""
+        transport, _ = self._open()
+        await transport.empty(self._provider.cancel_request(job_id), ok=(200, 202, 204))
+
+    async def delete(self, job_id: str) -> None:
+        """Delete a finished job and its output (``ConflictError`` while it runs)."""
+        transport, _ = self._open()
+        await transport.empty(self._provider.delete_request(job_id), ok=(200, 202, 204))
+
+    def _compress_api(self) -> ToolsFastCompress:
+        if not isinstance(self._provider, ToolsFastCompress):
+            raise UnsupportedOperationError(
+                f"the {self._provider.name} API has no such endpoint (tools.fast compress only)"
+            )
+        return self._provider
+
+    async def compare(self, job_id: str) -> CompareResponse:
+        """Before/after previews of a succeeded tools.fast compression."""
+        api = self._compress_api()
+        transport, _ = self._open()
+        return api.parse_compare((await transport.json(api.compare_request(job_id))).payload)
+
+    async def compressors(self) -> GetCompressorsResponse:
+        """tools.fast's compressor catalogue and the account's limits."""
+        api = self._compress_api()
+        transport, _ = self._open()
+        return api.parse_compressors((await transport.json(api.compressors_request())).payload)
+
+    async def entitlements(self) -> EntitlementsResponse:
+        """The tools.fast account's plan and credits."""
+        api = self._compress_api()
+        transport, _ = self._open()
+        return api.parse_entitlements((await transport.json(api.entitlements_request())).payload)
+
+    # --- downloads ------------------------------------------------------------------------
+    async def download(
+        self,
+        job_id: str,
+        dest: str | os.PathLike[str] = ".",
+        *,
+        status: JobStatus | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Stream the job's output into directory ``dest``; return the file's path.
+
+        The name comes from the status' ``output.fileName`` (else Content-Disposition), reduced
+        to one safe path component. The bytes land in a temporary file renamed into place only
+        when complete and, where the API publishes one, sha1-verified: no half file is ever
+        left under the final name. A multi-output job saves its ZIP (see
+        :meth:`download_outputs`). ``status`` (e.g. what :meth:`wait` returned) saves a
+        status request. Raises ``ExpiredError`` (410) once the output was cleaned up.
+        """
+        transport, _ = self._open()
+        directory = Path(dest)
+        if not directory.is_dir():
+            raise ConfigurationError(f"{directory} is not a directory")
+        if status is None:
+            status = await self.status(job_id)
+        output = status.output
+        request = self._provider.download_request(job_id, status)
+        async with transport.open(request) as response:
+            suggested = (output.file_name if output else None) or filename_from_content_disposition(
+                response.headers.get("Content-Disposition")
+            )
+            name = safe_filename(suggested, safe_filename(f"{job_id}.out", "output"))
+            with AtomicFile(directory / name, overwrite=overwrite) as file:
+                async for chunk in response.content.iter_chunked(_CHUNK):
+                    file.write(chunk)
+                return file.commit(expected_sha1=output.sha1 if output else None)
+
+    async def download_outputs(
+        self,
+        job_id: str,
+        dest: str | os.PathLike[str] = ".",
+        *,
+        status: JobStatus | None = None,
+    ) -> list[Path]:
+        """Download and return every output file: a multi-output ZIP is unpacked into ``dest``.
+
+        Member names are sanitized like any API-suggested name; the ZIP itself is removed.
+        """
+        if status is None:
+            status = await self.status(job_id)
+        path = await self.download(job_id, dest, status=status)
+        output = status.output
+        is_zip = output is not None and (
+            output.content_type == "application/zip" and (output.file_count or 0) > 1
+        )
+        if not is_zip:
+            return [path]
+        try:
+            return await asyncio.to_thread(extract_zip, path, Path(dest))
+        finally:
+            path.unlink(missing_ok=True)
+
+    # --- waiting --------------------------------------------------------------------------
+    def _remember(self, job_id: str, submission: _Submission) -> None:
+        self._submissions[job_id] = submission
+        if len(self._submissions) > _REMEMBERED_SUBMISSIONS:
+            self._submissions.popitem(last=False)
+
+    def _submitted_at(self, job_id: str, now: float) -> tuple[float | None, float | None]:
+        submission = self._submissions.get(job_id)
+        if submission is not None:
+            return submission.submitted_at, submission.queue_estimate
+        created = uuid7_created_at(job_id)
+        if created is None:
+            return None, None
+        return now - max(time.time() - created, 0.0), None
+
+    def track(self, job_id: str) -> Callable[[], None]:
+        """Start polling ``job_id`` without waiting; results go to the registry.
+
+        Returns the function that stops tracking (polling also stops when the job resolves).
+        """
+        _, poller = self._open()
+        submitted_at, queue_estimate = self._submitted_at(job_id, poller.now())
+        poller.track(job_id, submitted_at=submitted_at, queue_estimate=queue_estimate)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                poller.release(job_id)
+
+        return release
+
+    async def wait_resolution(self, job_id: str, timeout: float | None = None) -> Resolution:
+        """The job's terminal status (any state) with its source, polling until it arrives.
+
+        Raises ``WaitTimeout`` after ``timeout`` seconds or a typed API error (``NotFoundError``,
+        ``AuthenticationError``, ...) as soon as polling meets one.
+        """
+        if timeout is not None and not timeout > 0:
+            raise ConfigurationError("timeout must be positive (or None to wait indefinitely)")
+        key = (self._provider.name, job_id)
+        stored = await self._registry.resolution(key)
+        if stored is not None:
+            return stored
+        release = self.track(job_id)
+        try:
+            return await self._registry.wait_resolution(key, timeout)
+        finally:
+            release()
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
+        """Wait for ``job_id`` to finish and return its SUCCEEDED status.
+
+        Raises ``JobFailed`` (with the provider's code and detail) or ``JobCanceled`` when the
+        job ended otherwise, ``WaitTimeout`` after ``timeout`` seconds, or a typed API error.
+        """
+        status = (await self.wait_resolution(job_id, timeout)).status
+        if status.state is JobState.FAILED:
+            raise JobFailed(status)
+        if status.state is JobState.CANCELED:
+            raise JobCanceled(status)
+        return status
+
+    async def submit_and_wait(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float | None = None,
+        callback_url: str | None = None,
+        **options: str,
+    ) -> JobStatus:
+        """:meth:`submit` then :meth:`wait`: the one-liner."""
+        accepted = await self.submit(path, callback_url=callback_url, **options)
+        return await self.wait(accepted.id, timeout)
+
+    def poll_stats(self, job_id: str) -> PollStats | None:
+        """How many polls a tracked or recently resolved job took, and when."""
+        return None if self._poller is None else self._poller.stats(job_id)
+
+    async def result(self, job_id: str, timeout: float | None = None) -> JobResult:
+        """Wait for ``job_id`` and describe how it ended, without raising for the job's fate."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            resolution = await self.wait_resolution(job_id, timeout)
+        except FastwaitError as error:
+            stats = self.poll_stats(job_id)
+            return JobResult(
+                provider=self._provider.name,
+                job_id=job_id,
+                status=None,
+                error=error,
+                polls=stats.polls if stats else 0,
+                elapsed=loop.time() - started,
+            )
+        stats = self.poll_stats(job_id)
+        return JobResult(
+            provider=self._provider.name,
+            job_id=job_id,
+            status=resolution.status,
+            source=resolution.source,
+            polls=stats.polls if stats else 0,
+            elapsed=loop.time() - started,
+        )
+
+    async def as_completed(
+        self, job_ids: Iterable[str], timeout: float | None = None
+    ) -> AsyncIterator[JobResult]:
+        """Yield a :class:`JobResult` for each job, in the order they finish.
+
+        One job's failure, cancellation or timeout is reported in its result and never stops
+        the others. Leaving the loop early stops waiting for the rest.
+        """
+        tasks = [
+            asyncio.ensure_future(self.result(job_id, timeout)) for job_id in dict.fromkeys(job_ids)
+        ]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,117 @@
+"""Carrying out :class:`ApiRequest` values over one aiohttp session.
+
+The one boundary where aiohttp's exceptions become fastwait's (``raise ... from``): a refused,
+reset or timed-out request is a :class:`TransportError`, a body cut short is a transient
+:class:`BadResponseError`, an error status is whatever the provider's ``parse_error`` says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from fastwait.exceptions import BadResponseError, ConfigurationError, TransportError
+from fastwait.providers import ApiRequest, Provider
+from fastwait.providers._errors import parse_retry_after
+
+__all__ = ["HttpTransport", "JsonResponse"]
+
+_MAX_JSON_BYTES = 16 << 20
+
+
+class JsonResponse:
+    """A decoded JSON body and the response headers it came with."""
+
+    __slots__ = ("headers", "payload", "status")
+
+    def __init__(self, status: int, payload: Any, headers: Mapping[str, str]) -> None:
+        self.status = status
+        self.payload = payload
+        self.headers = headers
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("Retry-After"), datetime.now(UTC))
+
+
+def _decode_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8", "replace").rstrip()
+        truncated = isinstance(exc, json.JSONDecodeError) and (
+            exc.pos >= len(text) - 1 or exc.msg.startswith("Unterminated")
+        )
+        what = "truncated" if truncated else "not valid"
+        raise BadResponseError(f"response JSON is {what}: {exc}", transient=truncated) from None
+
+
+class HttpTransport:
+    """Sends one provider's requests over a session it does not own."""
+
+    def __init__(self, session: aiohttp.ClientSession, provider: Provider) -> None:
+        self._session = session
+        self._provider = provider
+
+    @contextlib.asynccontextmanager
+    async def open(
+        self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The response to ``request`` with its body unread, once its status is in ``ok``."""
+        with contextlib.ExitStack() as files:
+            data: aiohttp.FormData | None = None
+            if request.file_field is not None or request.fields:
+                data = aiohttp.FormData()
+                for name, value in request.fields.items():
+                    data.add_field(name, value)
+                if request.file_field is not None:
+                    if upload is None:
+                        raise ConfigurationError("this request needs a file to upload")
+                    handle = files.enter_context(upload.open("rb"))
+                    data.add_field(request.file_field, handle, filename=upload.name)
+            try:
+                async with self._session.request(
+                    request.method, request.url, headers=dict(request.headers), data=data
+                ) as response:
+                    if response.status not in ok:
+                        body = await response.content.read(1 << 16)
+                        raise self._provider.parse_error(response.status, body, response.headers)
+                    yield response
+            except aiohttp.ClientPayloadError as exc:
+                raise BadResponseError(
+                    f"response body was cut short: {exc}", transient=True
+                ) from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise TransportError(
+                    f"{request.method} {_path_of(request.url)} failed: {type(exc).__name__}"
+                    f"{': ' + str(exc) if str(exc) else ''}"
+                ) from exc
+
+    async def json(
+        self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
+    ) -> JsonResponse:
+        """Send ``request`` and decode its JSON body."""
+        async with self.open(request, ok=ok, upload=upload) as response:
+            body = await response.content.read(_MAX_JSON_BYTES + 1)
+            if len(body) > _MAX_JSON_BYTES:
+                raise BadResponseError(f"response JSON exceeds {_MAX_JSON_BYTES} bytes")
+            if response.content_length is not None and len(body) < response.content_length:
+                raise BadResponseError("response JSON is truncated", transient=True)
+            return JsonResponse(response.status, _decode_json(body), response.headers)
+
+    async def empty(self, request: ApiRequest, *, ok: tuple[int, ...]) -> Mapping[str, str]:
+        """Send ``request`` whose success answer has no body; return the headers."""
+        async with self.open(request, ok=ok) as response:
+            await response.read()
+            return response.headers
+
+
+def _path_of(url: str) -> str:
+    # Only the path: query strings of pre-signed URLs carry credentials.
+    return url.split("?", 1)[0]
