@@ -14,8 +14,8 @@ The rules, in order of preference:
    the detection lag stays near ``target_lag``. When the estimate is still too uncertain for that,
    the next poll lands ``approach`` of the way to the predicted finish, where the percent will
    be large and the next estimate sharp.
-2. **Queue**: a queued job with an API estimate (``"< 5s"``) is next polled when the estimate
-   runs out.
+2. **Queue**: a job seen queued, with an API estimate (``"< 5s"``), is next polled when the
+   estimate runs out.
 3. **Blind** (no progress, e.g. compressor.app): intervals grow with the job's age
    (``blind_growth * age + blind_step``), so the relative detection lag stays bounded while the
    request count grows only logarithmically with the duration.
@@ -178,9 +178,9 @@ def next_poll_at(
             due = max(due, prediction[0] + policy.safety_net_delay)
         delay = due - now
     elif knowledge.polls == 0:
+        # The queue estimate is an upper bound ("< 5s"), often of an empty queue: it must not
+        # delay the first look. It paces polls once the job is seen queued (below).
         first = policy.first_poll if knowledge.reports_progress else policy.blind_first_poll
-        if knowledge.queue_estimate is not None:
-            first = max(first, knowledge.queue_estimate)
         delay = knowledge.submitted_at + first - now
     elif prediction is not None:
         finish, sigma = prediction

@@ -31,9 +31,15 @@ def test_first_poll_of_an_old_job_is_not_in_the_past() -> None:
     assert next_poll_at(knowledge, NO_JITTER, 500.0, rng()) == pytest.approx(500.25)
 
 
-def test_queue_estimate_delays_the_first_poll() -> None:
+def test_queue_estimate_does_not_delay_the_first_poll() -> None:
     knowledge = JobKnowledge(submitted_at=0.0, reports_progress=True, queue_estimate=5.0)
-    assert next_poll_at(knowledge, NO_JITTER, 0.0, rng()) == pytest.approx(5.0)
+    assert next_poll_at(knowledge, NO_JITTER, 0.0, rng()) == pytest.approx(1.4)
+
+
+def test_a_job_seen_queued_is_next_polled_when_the_estimate_runs_out() -> None:
+    knowledge = JobKnowledge(submitted_at=0.0, reports_progress=True, queue_estimate=8.0)
+    knowledge = knowledge.observed(1.4, 0.0, queued=True)
+    assert next_poll_at(knowledge, NO_JITTER, 1.4, rng()) == pytest.approx(8.0)
 
 
 @pytest.mark.parametrize(

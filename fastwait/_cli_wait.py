@@ -1,0 +1,100 @@
+"""``fastwait wait``: await job ids, report each the moment it finishes, download outputs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import attrs
+
+from fastwait._client import Client, JobResult
+from fastwait._display import LiveDisplay, jsonl_line, result_state, summary_table
+from fastwait.exceptions import ConfigurationError, FastwaitError
+from fastwait.providers import (
+    CompressorApp,
+    MediaJobs,
+    Provider,
+    ToolsFastCompress,
+    ToolsFastConvert,
+)
+
+__all__ = ["WaitOptions", "build_provider", "run_wait"]
+
+
+@attrs.frozen
+class WaitOptions:
+    """The ``wait`` command's settings, validated by the parser."""
+
+    provider: str
+    base_url: str | None
+    api_key: str | None = attrs.field(repr=False)
+    timeout: float | None
+    download: str | None
+    jsonl: bool
+    job_ids: list[str]
+
+
+def build_provider(name: str, base_url: str | None, api_key: str | None) -> Provider:
+    """The provider the CLI names ``name``; ConfigurationError when a credential is missing."""
+    if name == "media":
+        if not base_url:
+            raise ConfigurationError("--base-url is required for the self-hosted media API")
+        return MediaJobs(base_url, token=api_key or None)
+    if not api_key:
+        raise ConfigurationError("--api-key or the FASTWAIT_API_KEY variable is required")
+    if name == "compressorapp":
+        return CompressorApp(api_key, base_url) if base_url else CompressorApp(api_key)
+    cls = {"compress": ToolsFastCompress, "convert": ToolsFastConvert}.get(name)
+    if cls is None:
+        raise ConfigurationError(f"unknown provider {name!r}")
+    return cls(api_key, base_url) if base_url else cls(api_key)
+
+
+def _fail(message: str) -> None:
+    print(f"fastwait: {message}", file=sys.stderr, flush=True)
+
+
+async def run_wait(options: WaitOptions) -> int:
+    """Wait for every job; exit status 0 if all succeeded, else 1."""
+    provider = build_provider(options.provider, options.base_url, options.api_key)
+    download_dir = Path(options.download) if options.download else None
+    if download_dir is not None and not download_dir.is_dir():
+        raise ConfigurationError(f"--download {download_dir} is not a directory")
+    live = not options.jsonl and sys.stderr.isatty()
+    display = LiveDisplay(len(options.job_ids), sys.stderr) if live else None
+    results: list[JobResult] = []
+    ok = True
+    async with Client(
+        provider, on_progress=display.progress if display is not None else None
+    ) as client:
+        async for result in client.as_completed(options.job_ids, options.timeout):
+            results.append(result)
+            if options.jsonl:
+                print(jsonl_line(result), flush=True)
+            if display is not None:
+                display.finished(result)
+            if not result.succeeded:
+                ok = False
+                if not options.jsonl:
+                    _fail(f"{result.job_id}: {result_state(result)} {_reason(result)}".rstrip())
+                continue
+            if download_dir is not None:
+                try:
+                    await client.download(result.job_id, download_dir, status=result.status)
+                except FastwaitError as exc:
+                    ok = False
+                    _fail(f"{result.job_id}: download failed: {exc}")
+    if display is not None:
+        display.close()
+    if not options.jsonl:
+        print(summary_table(results), flush=True)
+    return 0 if ok else 1
+
+
+def _reason(result: JobResult) -> str:
+    if result.error is not None:
+        return f"({result.error})"
+    status = result.status
+    if status is not None and (status.error_code or status.error_detail):
+        return f"({': '.join(p for p in (status.error_code, status.error_detail) if p)})"
+    return ""
