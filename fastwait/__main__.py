@@ -1,0 +1,7 @@
+"""``python -m fastwait``: the same as the ``fastwait`` console script."""
+
+import sys
+
+from fastwait._cli import main
+
+sys.exit(main())

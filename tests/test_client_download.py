@@ -1,0 +1,161 @@
+"""Downloads: streamed, atomic, safely named, checksum-verified, expiry reported."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from fastwait import Client, JobState, PollPolicy
+from fastwait.exceptions import (
+    BadResponseError,
+    ChecksumMismatchError,
+    DownloadError,
+    ExpiredError,
+    NotReadyError,
+    TransportError,
+)
+from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress, ToolsFastConvert
+from fastwait.testing import FakeProvider
+
+FAST = PollPolicy(first_poll=0.05, blind_first_poll=0.05, floor=0.02, target_lag=0.05)
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+async def test_single_output_is_saved_under_the_status_file_name(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        path = await c.download(job_id, tmp_path, status=status)
+    assert path == tmp_path / "photo-compressed.jpg"
+    assert path.stat().st_size == 4096
+    assert listing(tmp_path) == ["photo-compressed.jpg"]
+
+
+async def test_download_without_a_status_fetches_it_first(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("convert", file_name="scan.png", target_format="jpg", duration=0.05)
+    async with Client(ToolsFastConvert("test-key", fake.base_url("convert")), policy=FAST) as c:
+        await c.wait(job_id, timeout=10)
+        path = await c.download(job_id, tmp_path)
+    assert path.name == "scan.jpg"
+
+
+async def test_multi_output_zip_is_saved_and_unpacked(fake: FakeProvider, tmp_path: Path) -> None:
+    job_id = fake.create_job("convert", file_name="report.pdf", target_format="jpg", duration=0.05)
+    async with Client(ToolsFastConvert("test-key", fake.base_url("convert")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        zipped = await c.download(job_id, tmp_path, status=status)
+        assert zipped.name == "convert.fast-pdf-to-jpg-report-3-outputs.zip"
+        with zipfile.ZipFile(zipped) as archive:
+            assert len(archive.namelist()) == 3
+        zipped.unlink()
+        pages = await c.download_outputs(job_id, tmp_path, status=status)
+    assert [p.name for p in pages] == ["report-1.jpg", "report-2.jpg", "report-3.jpg"]
+    assert listing(tmp_path) == ["report-1.jpg", "report-2.jpg", "report-3.jpg"]
+
+
+async def test_expired_output_raises_expired_and_leaves_nothing(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("convert", file_name="a.png", target_format="jpg", duration=0.05)
+    async with Client(ToolsFastConvert("test-key", fake.base_url("convert")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        fake.expire("convert", job_id)
+        with pytest.raises(ExpiredError) as excinfo:
+            await c.download(job_id, tmp_path, status=status)
+    assert excinfo.value.status == 410
+    assert excinfo.value.code == "jobs.expired"
+    assert listing(tmp_path) == []
+
+
+async def test_download_before_the_job_finishes_is_not_ready(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("compress", duration=60)
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        with pytest.raises(NotReadyError) as excinfo:
+            await c.download(job_id, tmp_path)
+    assert excinfo.value.code == "jobs.not_ready"
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("evil", "saved_as"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("/etc/shadow", "shadow"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        ("..", "01"),
+        (".bashrc", "bashrc"),
+    ],
+)
+async def test_a_traversal_file_name_cannot_escape_the_destination(
+    fake: FakeProvider, tmp_path: Path, evil: str, saved_as: str
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05, output_file_name=evil)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        path = await c.download(job_id, dest, status=status)
+    assert path.parent == dest
+    assert path.name.startswith(saved_as)
+    assert listing(tmp_path) == ["dest"]
+
+
+async def test_compressor_app_output_is_sha1_verified(fake: FakeProvider, tmp_path: Path) -> None:
+    job_id = fake.create_job("compressorapp", duration=0.05)
+    async with Client(CompressorApp("test-key", fake.base_url("compressorapp")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        path = await c.download(job_id, tmp_path, status=status)
+    assert status.output is not None
+    assert path.name == status.output.file_name
+
+
+async def test_a_sha1_mismatch_raises_and_leaves_nothing(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("compressorapp", duration=0.05)
+    async with Client(CompressorApp("test-key", fake.base_url("compressorapp")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        fake.corrupt_output("compressorapp", job_id)
+        with pytest.raises(ChecksumMismatchError):
+            await c.download(job_id, tmp_path, status=status)
+    assert listing(tmp_path) == []
+
+
+async def test_an_existing_file_is_kept_unless_overwrite(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    (tmp_path / "photo-compressed.jpg").write_bytes(b"mine")
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        with pytest.raises(DownloadError, match="exists"):
+            await c.download(job_id, tmp_path, status=status)
+        assert (tmp_path / "photo-compressed.jpg").read_bytes() == b"mine"
+        path = await c.download(job_id, tmp_path, status=status, overwrite=True)
+    assert path.stat().st_size == 4096
+    assert listing(tmp_path) == ["photo-compressed.jpg"]
+
+
+async def test_a_connection_dropped_mid_download_leaves_no_file(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("media", file_name="clip.mp4", duration=0.05)
+    async with Client(MediaJobs(fake.base_url("media")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        assert status.state is JobState.SUCCEEDED
+        fake.faults.fail_next(2, kind="truncate")
+        with pytest.raises((TransportError, BadResponseError)) as excinfo:
+            await c.download(job_id, tmp_path, status=status)
+    assert excinfo.value.transient
+    assert listing(tmp_path) == []

@@ -1,0 +1,226 @@
+"""Client.wait and the poller behind it, against the fake provider over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from fastwait import Client, JobState, JobStatus, PollPolicy, Registry
+from fastwait.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    JobCanceled,
+    JobFailed,
+    NotFoundError,
+    WaitTimeout,
+)
+from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress
+from fastwait.testing import FakeProvider
+
+# Quick polls so tests take fractions of a second; the schedule's rules are the same.
+FAST = PollPolicy(
+    first_poll=0.05,
+    blind_first_poll=0.05,
+    floor=0.02,
+    blind_step=0.05,
+    ceiling=0.5,
+    target_lag=0.05,
+)
+
+
+def compress_client(fake: FakeProvider, **kwargs: object) -> Client:
+    return Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_wait_returns_the_succeeded_status(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.2)
+    async with compress_client(fake) as client:
+        status = await client.wait(job_id, timeout=10)
+    assert status.state is JobState.SUCCEEDED
+    assert status.output is not None
+    assert status.output.file_name == "photo-compressed.jpg"
+
+
+async def test_a_failed_job_raises_job_failed_with_the_providers_code(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.1, fail=True)
+    async with compress_client(fake) as client:
+        with pytest.raises(JobFailed) as excinfo:
+            await client.wait(job_id, timeout=10)
+    assert excinfo.value.code
+    assert excinfo.value.status.state is JobState.FAILED
+
+
+async def test_a_canceled_job_raises_job_canceled(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=30)
+    async with compress_client(fake) as client:
+        await client.cancel(job_id)
+        with pytest.raises(JobCanceled):
+            await client.wait(job_id, timeout=10)
+
+
+async def test_timeout_raises_wait_timeout_and_stops_polling(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=60)
+    async with compress_client(fake) as client:
+        with pytest.raises(WaitTimeout) as excinfo:
+            await client.wait(job_id, timeout=0.3)
+        assert excinfo.value.job_id == job_id
+        polled = fake.job("compress", job_id).requests
+        await asyncio.sleep(0.3)
+        assert fake.job("compress", job_id).requests == polled
+
+
+async def test_an_unknown_job_fails_at_once_with_not_found(fake: FakeProvider) -> None:
+    async with compress_client(fake) as client:
+        with pytest.raises(NotFoundError) as excinfo:
+            await client.wait("019c56457340753ba9441d7b4e6516a0", timeout=10)
+    assert excinfo.value.code == "jobs.not_found"
+
+
+async def test_a_bad_api_key_fails_at_once_with_authentication_error(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    async with Client(ToolsFastCompress("wrong-key", fake.base_url("compress")), policy=FAST) as c:
+        with pytest.raises(AuthenticationError):
+            await c.wait(job_id, timeout=10)
+    assert fake.job("compress", job_id).requests == 1
+
+
+@pytest.mark.parametrize("kind", ["status", "drop", "truncate"])
+async def test_transient_faults_never_fail_a_job(fake: FakeProvider, kind: str) -> None:
+    job_id = fake.create_job("compress", duration=0.2)
+    fake.faults.fail_next(3, kind=kind)  # type: ignore[arg-type]
+    async with compress_client(fake) as client:
+        status = await client.wait(job_id, timeout=20)
+        stats = client.poll_stats(job_id)
+    assert status.state is JobState.SUCCEEDED
+    assert stats is not None
+    # aiohttp itself retries a request whose kept-alive connection dropped, so at least one of
+    # the three faults, not necessarily each, reaches the poller as an error.
+    assert stats.transient_errors >= 1
+
+
+async def test_retry_after_of_a_429_is_honored(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    fake.faults.fail_next(1, status=429, retry_after=1)
+    async with compress_client(fake) as client:
+        started = time.monotonic()
+        status = await client.wait(job_id, timeout=20)
+        elapsed = time.monotonic() - started
+    assert status.state is JobState.SUCCEEDED
+    assert elapsed >= 1.0
+    assert fake.job("compress", job_id).requests == 2
+
+
+async def test_compressor_app_retry_after_paces_the_polls() -> None:
+    async with FakeProvider(seed=2, durations=1.2, compressorapp_retry_after=0.5) as fake:
+        job_id = fake.create_job("compressorapp")
+        provider = CompressorApp("test-key", fake.base_url("compressorapp"))
+        async with Client(provider, policy=FAST) as client:
+            await client.wait(job_id, timeout=20)
+        # Without Retry-After the fast policy would poll about every 0.05-0.1 s.
+        assert fake.job("compressorapp", job_id).requests <= 4
+
+
+async def test_many_waiters_share_one_stream_of_polls(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.3)
+    async with compress_client(fake) as client:
+        statuses = await asyncio.gather(*(client.wait(job_id, timeout=10) for _ in range(20)))
+        stats = client.poll_stats(job_id)
+    assert {s.state for s in statuses} == {JobState.SUCCEEDED}
+    assert stats is not None
+    assert fake.job("compress", job_id).requests == stats.polls
+
+
+async def test_a_result_from_another_source_stops_polling(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=60)
+    registry = Registry()
+    async with compress_client(fake, registry=registry) as client:
+        waiter = asyncio.create_task(client.wait(job_id, timeout=10))
+        await asyncio.sleep(0.2)
+        webhook = JobStatus(id=job_id, provider="compress", state=JobState.SUCCEEDED)
+        await registry.publish(webhook, source="webhook")
+        assert await waiter == webhook
+        resolution = await client.wait_resolution(job_id)
+        assert resolution.source == "webhook"
+        polled = fake.job("compress", job_id).requests
+        await asyncio.sleep(0.3)
+    assert fake.job("compress", job_id).requests == polled
+
+
+async def test_as_completed_yields_every_job_in_completion_order(fake: FakeProvider) -> None:
+    slow = fake.create_job("compress", duration=0.8)
+    failing = fake.create_job("compress", duration=0.1, fail=True)
+    quick = fake.create_job("compress", duration=0.3)
+    async with compress_client(fake) as client:
+        results = [r async for r in client.as_completed([slow, failing, quick], timeout=10)]
+    assert [r.job_id for r in results] == [failing, quick, slow]
+    assert [r.succeeded for r in results] == [False, True, True]
+    assert all(r.source == "poll" and r.polls >= 1 for r in results)
+
+
+async def test_as_completed_reports_timeouts_without_stopping(fake: FakeProvider) -> None:
+    endless = fake.create_job("compress", duration=60)
+    quick = fake.create_job("compress", duration=0.1)
+    async with compress_client(fake) as client:
+        results = {r.job_id: r async for r in client.as_completed([endless, quick], timeout=0.5)}
+    assert isinstance(results[endless].error, WaitTimeout)
+    assert results[quick].succeeded
+
+
+async def test_progress_callback_sees_the_percent_grow() -> None:
+    async with FakeProvider(seed=3, durations=1.0, progress_noise=0.0) as fake:
+        job_id = fake.create_job("compress")
+        seen: list[float] = []
+        policy = PollPolicy(first_poll=0.1, floor=0.1, ceiling=0.1, jitter=0.0)
+        provider = ToolsFastCompress("test-key", fake.base_url("compress"))
+        async with Client(
+            provider, policy=policy, on_progress=lambda s: seen.append(s.progress_percent or 0)
+        ) as client:
+            await client.wait(job_id, timeout=10)
+    assert len(seen) >= 3
+    assert seen == sorted(seen)
+    assert 0 < seen[0] < seen[-1] < 100
+
+
+async def test_hundreds_of_jobs_resolve_with_few_polls_each() -> None:
+    async with FakeProvider(seed=4, durations=0.5, progress_noise=5.0) as fake:
+        ids = [fake.create_job("compress") for _ in range(300)]
+        policy = PollPolicy(first_poll=0.25, floor=0.05)
+        provider = ToolsFastCompress("test-key", fake.base_url("compress"))
+        async with Client(provider, policy=policy, max_connections=16) as client:
+            results = [r async for r in client.as_completed(ids, timeout=30)]
+    assert len(results) == 300
+    assert all(r.succeeded for r in results)
+    assert sum(fake.job("compress", i).requests for i in ids) / 300 < 4
+
+
+async def test_media_jobs_are_polled_blind_until_done(fake: FakeProvider) -> None:
+    job_id = fake.create_job("media", file_name="clip.mp4", duration=0.2)
+    async with Client(MediaJobs(fake.base_url("media")), policy=FAST) as client:
+        status = await client.wait(job_id, timeout=10)
+    assert status.state is JobState.SUCCEEDED
+    assert status.download_url
+
+
+async def test_submit_and_wait_is_one_line(fake: FakeProvider, tmp_path: object) -> None:
+    from pathlib import Path
+
+    photo = Path(str(tmp_path)) / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8 not really a jpeg")
+    async with compress_client(fake) as client:
+        status = await client.submit_and_wait(photo, timeout=10)
+    assert status.state is JobState.SUCCEEDED
+
+
+async def test_wait_rejects_a_non_positive_timeout(fake: FakeProvider) -> None:
+    async with compress_client(fake) as client:
+        with pytest.raises(ConfigurationError):
+            await client.wait("019c56457340753ba9441d7b4e6516a0", timeout=0)
+
+
+async def test_a_closed_client_refuses_work(fake: FakeProvider) -> None:
+    client = compress_client(fake)
+    await client.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.status("019c56457340753ba9441d7b4e6516a0")
