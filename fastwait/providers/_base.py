@@ -91,9 +91,7 @@ class Provider(abc.ABC):
         """Translate the submit response into a :class:`JobAccepted`."""
 
     @abc.abstractmethod
-    def parse_error(
-        self, http_status: int, body: bytes, headers: Mapping[str, str]
-    ) -> ApiError:
+    def parse_error(self, http_status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
         """Translate an error answer into the matching :class:`ApiError` subclass.
 
         Never raises: a body that is not the API's error envelope still yields an error

@@ -1,0 +1,107 @@
+"""``python -m fastwait.testing``: run the fake standalone until SIGTERM or SIGINT.
+
+The first line on stdout is the server's URL (flushed at once), so a benchmark can start the
+fake in a subprocess, read one line, and drive it over HTTP (``/_fake/`` control routes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from fastwait.testing._jobs import LogNormalDurations
+from fastwait.testing._server import FakeProvider
+
+__all__ = ["main"]
+
+
+def _durations(text: str) -> Callable[[random.Random], float] | float:
+    if text == "lognormal":
+        return LogNormalDurations()
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected 'lognormal' or a number of seconds") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fastwait.testing",
+        description="Serve fake compress/convert/compressor.app/media job APIs.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1")
+    add("--port", type=int, default=0, help="0 picks a free port (default)")
+    add("--api-key", default="test-key")
+    add("--media-token", default=None)
+    add("--durations", type=_durations, default=1.0, help="'lognormal' or seconds (default 1)")
+    add("--queue-time", type=float, default=0.0)
+    add("--failure-rate", type=float, default=0.0)
+    add("--progress-noise", type=float, default=5.0)
+    add("--output-ttl", type=float, default=3600.0)
+    add("--compressorapp-retry-after", type=float, default=None)
+    add("--webhook-secret", default=None, help="whsec_ key signing webhooks")
+    add("--webhook-drop-rate", type=float, default=0.0)
+    add("--webhook-duplicate-rate", type=float, default=0.0)
+    add("--output-size", type=int, default=4096)
+    add("--multi-output-pages", type=int, default=3)
+    add("--seed", type=int, default=None)
+    add("--error-rate", type=float, default=0.0, help="share of job requests answered 503")
+    add("--rate-limit-rate", type=float, default=0.0, help="share answered 429")
+    add("--retry-after", type=float, default=1.0, help="Retry-After of injected 429s")
+    add("--drop-rate", type=float, default=0.0, help="share of connections closed unanswered")
+    add("--truncate-rate", type=float, default=0.0, help="share of bodies cut short")
+    add("--delay", type=float, default=0.0, help="seconds added to each job response")
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    async with FakeProvider(
+        api_key=args.api_key,
+        media_token=args.media_token,
+        durations=args.durations,
+        queue_time=args.queue_time,
+        failure_rate=args.failure_rate,
+        progress_noise=args.progress_noise,
+        output_ttl=args.output_ttl,
+        compressorapp_retry_after=args.compressorapp_retry_after,
+        webhook_secret=args.webhook_secret,
+        webhook_drop_rate=args.webhook_drop_rate,
+        webhook_duplicate_rate=args.webhook_duplicate_rate,
+        output_size=args.output_size,
+        multi_output_pages=args.multi_output_pages,
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+    ) as fake:
+        faults = fake.faults
+        faults.error_rate = args.error_rate
+        faults.rate_limit_rate = args.rate_limit_rate
+        faults.retry_after = args.retry_after
+        faults.drop_rate = args.drop_rate
+        faults.truncate_rate = args.truncate_rate
+        faults.delay = args.delay
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print(fake.url, flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        asyncio.run(_serve(args))
+    except ValueError as exc:  # ConfigurationError and rejected fault knobs
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The ``/_fake/`` control routes: drive and observe a fake running in another process.
+
+Benchmarks start ``python -m fastwait.testing`` in a subprocess and cannot call
+``create_job``/``jobs()`` directly, so the same operations are offered over HTTP, without auth:
+
+- ``POST /_fake/jobs`` ``{"provider", "count", "duration"?, "fail"?, "queue_time"?,
+  "file_name"?, "target_format"?, "callback_url"?}`` -> ``{"ids": [...]}``
+- ``GET /_fake/jobs?provider=...`` -> ``{"jobs": [{"provider", "id", "requests",
+  "submitted_at", "completes_at", "terminal_seen_at", "final_state", "canceled"}, ...]}``
+- ``GET /_fake/clock`` -> ``{"now": ...}``, in the same clock as the job times
+- ``GET /_fake/stats`` -> ``{"requests", "webhooks_sent", "webhooks_dropped"}``
+
+Bad input is 400 ``{"error": "..."}``. These requests are not counted in ``request_count``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from fastwait.exceptions import ConfigurationError
+from fastwait.testing._http import json_response
+from fastwait.testing._jobs import FakeJob
+from fastwait.testing._state import FakeState, check_provider
+
+__all__ = ["PREFIX", "ControlApi"]
+
+PREFIX = "/_fake/"
+_MAX_BULK = 1_000_000
+
+
+def _job_row(job: FakeJob) -> dict[str, Any]:
+    return {
+        "provider": job.provider,
+        "id": job.id,
+        "requests": job.requests,
+        "submitted_at": job.submitted_at,
+        "completes_at": job.completes_at,
+        "terminal_seen_at": job.terminal_seen_at,
+        "final_state": job.final_state,
+        "canceled": job.canceled,
+    }
+
+
+def _optional(body: dict[str, Any], key: str, *kinds: type) -> Any:
+    """``body[key]`` if absent/null or of one of ``kinds`` (a bool is not a number here)."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise ConfigurationError(f"{key} must be {' or '.join(k.__name__ for k in kinds)}")
+    return value
+
+
+class ControlApi:
+    """The control routes over the shared state; ``webhook_stats`` reads (sent, dropped)."""
+
+    def __init__(self, state: FakeState, webhook_stats: Callable[[], tuple[int, int]]) -> None:
+        self._state = state
+        self._webhook_stats = webhook_stats
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(f"{PREFIX}jobs", self._create)
+        app.router.add_get(f"{PREFIX}jobs", self._list)
+        app.router.add_get(f"{PREFIX}clock", self._clock)
+        app.router.add_get(f"{PREFIX}stats", self._stats)
+
+    async def _create(self, request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read())
+            if not isinstance(body, dict):
+                raise ConfigurationError("the body must be a JSON object")
+            provider = check_provider(str(body.get("provider")))
+            count = body.get("count", 1)
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_BULK:
+                raise ConfigurationError(f"count must be an integer in [0, {_MAX_BULK}]")
+            duration = _optional(body, "duration", int, float)
+            queue_time = _optional(body, "queue_time", int, float)
+            fail = _optional(body, "fail", bool)
+            file_name = _optional(body, "file_name", str) or "photo.jpg"
+            target_format = _optional(body, "target_format", str)
+            callback_url = _optional(body, "callback_url", str)
+        except (ValueError, ConfigurationError) as exc:
+            return json_response({"error": str(exc)}, 400)
+        ids = [
+            self._state.new_job(
+                provider,
+                file_name=file_name,
+                duration=None if duration is None else float(duration),
+                fail=fail,
+                target_format=target_format,
+                callback_url=callback_url,
+                queue_time=None if queue_time is None else float(queue_time),
+            ).id
+            for _ in range(count)
+        ]
+        return json_response({"ids": ids})
+
+    async def _list(self, request: web.Request) -> web.Response:
+        name = request.query.get("provider")
+        try:
+            providers = [check_provider(name)] if name else list(self._state.jobs)
+        except ConfigurationError as exc:
+            return json_response({"error": str(exc)}, 400)
+        rows = [_job_row(job) for p in providers for job in self._state.jobs[p].values()]
+        return json_response({"jobs": rows})
+
+    async def _clock(self, request: web.Request) -> web.Response:
+        return json_response({"now": self._state.clock()})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        sent, dropped = self._webhook_stats()
+        return json_response(
+            {
+                "requests": self._state.request_count,
+                "webhooks_sent": sent,
+                "webhooks_dropped": dropped,
+            }
+        )

@@ -1,0 +1,201 @@
+"""The fake's configuration and the state every route handler shares.
+
+Handlers of the four APIs, the control routes and the webhook scheduler all read one
+:class:`FakeState`; nothing in it does I/O, so job creation is testable without a server.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Final
+
+import attrs
+
+from fastwait.exceptions import ConfigurationError
+from fastwait.testing import _formats
+from fastwait.testing._faults import Faults
+from fastwait.testing._jobs import (
+    PROVIDERS,
+    FakeJob,
+    ProviderName,
+    guid7_hex,
+    random_uuid4,
+)
+
+__all__ = ["FakeConfig", "FakeState", "check_provider"]
+
+Durations = Callable[[random.Random], float] | float
+
+
+def check_provider(name: str) -> ProviderName:
+    """``name`` as a provider name; a :class:`ConfigurationError` for anything else."""
+    for provider in PROVIDERS:
+        if name == provider:
+            return provider
+    raise ConfigurationError(f"unknown provider {name!r}; expected one of {', '.join(PROVIDERS)}")
+
+
+def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigurationError(f"{attribute.name} must be within [0, 1], got {value!r}")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value >= 0:
+        raise ConfigurationError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+def _optional_non_negative(
+    _: object, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    if value is not None and not value >= 0:
+        raise ConfigurationError(f"{attribute.name} must be >= 0 or None, got {value!r}")
+
+
+def _at_least_one(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ConfigurationError(f"{attribute.name} must be >= 1, got {value!r}")
+
+
+@attrs.frozen
+class FakeConfig:
+    """Everything about the fake's behaviour that is fixed at construction (see FakeProvider)."""
+
+    api_key: str = "test-key"
+    media_token: str | None = None
+    durations: Durations = 1.0
+    queue_time: float = attrs.field(default=0.0, validator=_non_negative)
+    failure_rate: float = attrs.field(default=0.0, validator=_rate)
+    progress_noise: float = attrs.field(default=5.0, validator=_non_negative)
+    output_ttl: float = attrs.field(default=3600.0, validator=_non_negative)
+    compressorapp_retry_after: float | None = attrs.field(
+        default=None, validator=_optional_non_negative
+    )
+    webhook_secret: str | None = None
+    webhook_drop_rate: float = attrs.field(default=0.0, validator=_rate)
+    webhook_duplicate_rate: float = attrs.field(default=0.0, validator=_rate)
+    output_size: int = attrs.field(default=4096, validator=_at_least_one)
+    multi_output_pages: int = attrs.field(default=3, validator=_at_least_one)
+
+    def __attrs_post_init__(self) -> None:
+        if not callable(self.durations) and not self.durations >= 0:
+            raise ConfigurationError(
+                f"durations must be >= 0 or a callable, got {self.durations!r}"
+            )
+
+
+_DEFAULT_TARGET: Final = {"png": "jpg"}
+
+
+@attrs.define
+class FakeState:
+    """Mutable state shared by the fake's routes: jobs, counters, random streams.
+
+    Separate seeded :class:`random.Random` streams for job plans, faults, progress noise and
+    webhooks keep, say, the job durations of a seed unchanged when a test adds fault injection.
+    ``schedule_webhook`` is set by the provider once its scheduler exists.
+    """
+
+    config: FakeConfig
+    clock: Callable[[], float]
+    faults: Faults
+    seed: int | None
+    job_rng: random.Random = attrs.field(init=False)
+    fault_rng: random.Random = attrs.field(init=False)
+    noise_rng: random.Random = attrs.field(init=False)
+    webhook_rng: random.Random = attrs.field(init=False)
+    jobs: dict[ProviderName, dict[str, FakeJob]] = attrs.field(init=False)
+    url: str = ""
+    request_count: int = 0
+    schedule_webhook: Callable[[FakeJob], None] = lambda job: None
+
+    def __attrs_post_init__(self) -> None:
+        base = random.Random(self.seed)
+        self.job_rng, self.fault_rng, self.noise_rng, self.webhook_rng = (
+            random.Random(base.getrandbits(64)) for _ in range(4)
+        )
+        self.jobs = {provider: {} for provider in PROVIDERS}
+
+    def find(self, provider: ProviderName, job_id: str) -> FakeJob | None:
+        """The job, deleted ones included (they answer 404 but still count requests)."""
+        return self.jobs[provider].get(job_id)
+
+    def new_job(
+        self,
+        provider: ProviderName,
+        *,
+        file_name: str,
+        input_bytes: int | None = None,
+        duration: float | None = None,
+        fail: bool | None = None,
+        target_format: str | None = None,
+        outputs: int | None = None,
+        output_file_name: str | None = None,
+        owner: str | None = None,
+        callback_url: str | None = None,
+        queue_time: float | None = None,
+        preset: str | None = None,
+    ) -> FakeJob:
+        """Create, store and (if it has a callback) schedule the webhook of a job.
+
+        Unset ``duration`` and ``fail`` are drawn from the configured durations and failure
+        rate; an unset ``outputs`` is what the API would produce (``multi_output_pages`` for a
+        PDF converted to JPG/PNG, else 1). Convert jobs without a ``target_format`` get ``jpg``
+        (``png`` sources) or ``png``.
+        """
+        config = self.config
+        rng = self.job_rng
+        if duration is None:
+            durations = config.durations
+            duration = durations(rng) if callable(durations) else durations
+        if fail is None:
+            fail = config.failure_rate > 0 and rng.random() < config.failure_rate
+        if input_bytes is None:
+            input_bytes = rng.randint(100_000, 12_000_000)
+        source = _formats.lookup(_formats.split_name(file_name)[1])
+        if provider == "convert" and target_format is None:
+            target_format = _DEFAULT_TARGET.get(source.ext if source else "", "png")
+        if outputs is None:
+            target = _formats.lookup(target_format)
+            outputs = 1
+            if (
+                provider == "convert"
+                and source is not None
+                and target is not None
+                and _formats.is_multi_output(source, target)
+            ):
+                outputs = config.multi_output_pages
+        wall = time.time()
+        store = self.jobs[provider]
+        while True:
+            if provider in ("compress", "convert"):
+                job_id = guid7_hex(int(wall * 1000), rng)
+            else:
+                job_id = random_uuid4(rng)
+            if job_id not in store:
+                break
+        now = self.clock()
+        started = now + (config.queue_time if queue_time is None else queue_time)
+        job = FakeJob(
+            provider=provider,
+            id=job_id,
+            submitted_at=now,
+            started_at=started,
+            completes_at=started + max(0.0, duration),
+            final_state="failed" if fail else "succeeded",
+            file_name=file_name,
+            input_bytes=input_bytes,
+            created_wall=wall,
+            target_format=target_format,
+            outputs=max(1, outputs),
+            output_file_name=output_file_name,
+            owner=owner,
+            callback_url=callback_url,
+            preset=preset,
+        )
+        store[job_id] = job
+        if callback_url is not None:
+            self.schedule_webhook(job)
+        return job
