@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Literal
 
 import pytest
 
@@ -30,8 +31,9 @@ FAST = PollPolicy(
 )
 
 
-def compress_client(fake: FakeProvider, **kwargs: object) -> Client:
-    return Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST, **kwargs)  # type: ignore[arg-type]
+def compress_client(fake: FakeProvider, registry: Registry | None = None) -> Client:
+    provider = ToolsFastCompress("test-key", fake.base_url("compress"))
+    return Client(provider, policy=FAST, registry=registry)
 
 
 async def test_wait_returns_the_succeeded_status(fake: FakeProvider) -> None:
@@ -87,9 +89,11 @@ async def test_a_bad_api_key_fails_at_once_with_authentication_error(fake: FakeP
 
 
 @pytest.mark.parametrize("kind", ["status", "drop", "truncate"])
-async def test_transient_faults_never_fail_a_job(fake: FakeProvider, kind: str) -> None:
+async def test_transient_faults_never_fail_a_job(
+    fake: FakeProvider, kind: Literal["status", "drop", "truncate"]
+) -> None:
     job_id = fake.create_job("compress", duration=0.2)
-    fake.faults.fail_next(3, kind=kind)  # type: ignore[arg-type]
+    fake.faults.fail_next(3, kind=kind)
     async with compress_client(fake) as client:
         status = await client.wait(job_id, timeout=20)
         stats = client.poll_stats(job_id)

@@ -1,0 +1,37 @@
+"""The samples keep working: each runs offline against the fake provider."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import sys
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+async def run_sample(*args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_local_dev_submits_waits_and_downloads(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8 pretend jpeg")
+    code, out, err = await run_sample(
+        str(SAMPLES / "local_dev.py"), "--fake", str(photo), str(tmp_path)
+    )
+    assert code == 0, err
+    assert (tmp_path / "photo-compressed.jpg").is_file()
+    assert "status requests" in out
+
+
+async def test_poll_many_accounts_for_every_job() -> None:
+    code, out, err = await run_sample(str(SAMPLES / "poll_many.py"), "--fake", "30")
+    outcomes = ast.literal_eval(out.strip().splitlines()[-1])
+    assert sum(outcomes.values()) == 30, err
+    assert code == (0 if set(outcomes) == {"succeeded"} else 1)
