@@ -20,6 +20,7 @@ import collections
 import heapq
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
@@ -28,7 +29,7 @@ import backoff
 
 from fastwait._models import JobState, JobStatus
 from fastwait._registry import Registry
-from fastwait._result_store import JobKey, Resolution
+from fastwait._result_store import JobJournal, JobKey, PollLease, Resolution
 from fastwait._schedule import JobKnowledge, PollPolicy, next_poll_at
 from fastwait.exceptions import ConfigurationError, FastwaitError
 
@@ -103,6 +104,9 @@ class Poller:
         self._scheduler: asyncio.Task[None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
         self._closed = False
+        store = registry.store
+        self._journal = store if isinstance(store, JobJournal) else None
+        self._lease = store if isinstance(store, PollLease) else None
         self._unlisten = registry.on_resolved(self._on_resolved)
 
     @property
@@ -112,6 +116,19 @@ class Poller:
     def now(self) -> float:
         """The poller's clock (the event loop's monotonic time unless one was injected)."""
         return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def wall_time(self, at: float) -> float:
+        """Unix time of the poller-clock instant ``at`` (journals outlive the process)."""
+        return time.time() + (at - self.now())
+
+    def clock_time(self, wall: float) -> float:
+        """The poller-clock instant of Unix time ``wall``."""
+        return self.now() + (wall - time.time())
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a poll lease lasts: past the longest delay between two polls of a job."""
+        return self._policy.ceiling * 1.5 + 1.0
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -168,6 +185,12 @@ class Poller:
             )
             tracked = _Tracked(job_id, knowledge, PollStats(tracked_at=now))
             self._tracked[job_id] = tracked
+            if self._journal is not None:
+                self._journal.job_tracked(
+                    (self._provider, job_id),
+                    submitted_at=self.wall_time(knowledge.submitted_at),
+                    webhook_expected=webhook_expected,
+                )
             self._schedule(tracked, next_poll_at(knowledge, self._policy, now, self._rng))
         tracked.refs += 1
 
@@ -252,13 +275,22 @@ class Poller:
             self._slots.release()
 
     async def _poll_once(self, tracked: _Tracked) -> None:
-        tracked.stats.polls += 1
         key = (self._provider, tracked.job_id)
         try:
+            if self._lease is not None and not await self._lease.acquire_poll_lease(
+                key, self.lease_seconds
+            ):
+                # Another replica polls this job; its result reaches us through the store.
+                # Look again before its lease could lapse unrenewed.
+                self._schedule(tracked, self.now() + self.lease_seconds / 2)
+                return
+            tracked.stats.polls += 1
             status, retry_after = await self._fetch(tracked.job_id)
         except FastwaitError as error:
             if not error.transient:
                 self._drop(tracked)
+                if self._journal is not None:
+                    self._journal.job_abandoned(key)
                 self._registry.fail(key, error)
                 return
             self._retry_later(tracked, error)
@@ -284,6 +316,8 @@ class Poller:
                 tracked.knowledge, self._policy, now, self._rng, retry_after=retry_after
             )
             self._schedule(tracked, due)
+            if self._journal is not None:
+                self._journal.job_polled(key, state=status.state, next_poll_at=self.wall_time(due))
 
     def _retry_later(self, tracked: _Tracked, error: BaseException) -> None:
         tracked.stats.transient_errors += 1

@@ -11,14 +11,22 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-from fastwait._models import JobStatus
+from fastwait._models import JobState, JobStatus
 from fastwait.exceptions import ConfigurationError
 
-__all__ = ["JobKey", "MemoryResultStore", "Resolution", "ResultStore"]
+__all__ = [
+    "JobJournal",
+    "JobKey",
+    "MemoryResultStore",
+    "PollLease",
+    "Resolution",
+    "ResultStore",
+    "TrackedJob",
+]
 
 JobKey = tuple[str, str]
 """``(provider name, job id)``: the identity of a job across every source of results."""
@@ -51,6 +59,49 @@ class ResultStore(Protocol):
     def listen(self, deliver: Callable[[JobKey, Resolution], None]) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+@attrs.frozen
+class TrackedJob:
+    """A journaled job that was being awaited and had no result yet (times: wall clock)."""
+
+    provider: str
+    job_id: str
+    submitted_at: float | None
+    next_poll_at: float | None = None
+    last_state: JobState | None = None
+    webhook_expected: bool = False
+
+
+@runtime_checkable
+class JobJournal(Protocol):
+    """A store that also remembers which jobs are awaited, so a restart can resume them.
+
+    The poller calls the ``job_*`` methods synchronously on its hot path: they must only queue
+    the write (a durable store writes in the background). A job leaves the journal when the
+    store receives its result (``put_first``) or when it is abandoned (a permanent error).
+    """
+
+    def job_tracked(
+        self, key: JobKey, *, submitted_at: float | None, webhook_expected: bool
+    ) -> None: ...
+
+    def job_polled(self, key: JobKey, *, state: JobState, next_poll_at: float) -> None: ...
+
+    def job_abandoned(self, key: JobKey) -> None: ...
+
+    async def unresolved_jobs(self, provider: str) -> list[TrackedJob]: ...
+
+
+@runtime_checkable
+class PollLease(Protocol):
+    """A store shared by replicas that lets one of them at a time poll a job.
+
+    ``acquire_poll_lease`` takes or extends this process's lease on ``key`` for ``seconds``
+    and returns True, or returns False while another live replica holds it.
+    """
+
+    async def acquire_poll_lease(self, key: JobKey, seconds: float) -> bool: ...
 
 
 class MemoryResultStore:
