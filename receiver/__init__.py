@@ -1,0 +1,41 @@
+"""fastwait's webhook receiver: job results pushed by the APIs, fed to the same registry.
+
+Polling asks "done yet?"; a webhook is the API telling. Both end in
+``await registry.publish(status)``, so ``await client.wait(job_id)`` reads the same whichever
+arrives first. This package is the HTTP side of that: it checks that a delivery is authentic
+(Standard Webhooks signatures on ``/hooks/{provider}``, per-job capability tokens on
+``/callbacks/{token}`` for senders that cannot sign), that it is new, and that it is a status
+the provider's own :meth:`~fastwait.providers.Provider.parse_status` understands, then publishes
+it. It imports only fastwait's public API, so it is also an example of using it.
+
+Run it alone (``python -m receiver --help``), mount :func:`create_app` with ``add_subapp``, or
+add its routes to your app with :func:`setup`. Status codes:
+
+=====  ==========================================================================================
+200    ``{"status": "accepted"}`` published (also for a job nobody awaits yet: it is kept), or
+       ``{"status": "duplicate"}``: this ``webhook-id`` was already applied, nothing is done
+400    not UTF-8, not JSON, or not a status of the provider
+401    signature or timestamp not valid, or a forged callback token
+403    a genuine callback token, but the status is of another job than the token's
+404    unknown provider; ``/hooks/*`` without a verifier; ``/callbacks/*`` without tokens
+409    the same ``webhook-id`` is being applied right now (the sender retries later)
+413    body larger than ``max_body_bytes`` (refused before it is read)
+415    Content-Type is not ``application/json`` (a charset parameter must be UTF-8)
+503    the registry failed to store the result (the sender retries later)
+=====  ==========================================================================================
+"""
+
+from receiver._app import RECEIVER_KEY, create_app, get_receiver, setup
+from receiver._bindings import CallbackBindings
+from receiver._receiver import WebhookReceiver
+from receiver._server import serve
+
+__all__ = [
+    "RECEIVER_KEY",
+    "CallbackBindings",
+    "WebhookReceiver",
+    "create_app",
+    "get_receiver",
+    "serve",
+    "setup",
+]

@@ -1,0 +1,193 @@
+"""The receiver as aiohttp routes: a standalone app, or routes added to the caller's app.
+
+Two ways in, both with the same routes (``POST /hooks/{provider}``, ``POST /callbacks/{token}``,
+``GET /healthz``):
+
+* ``create_app(registry, providers, ...)`` builds an application of its own, to run alone or to
+  mount with ``parent.add_subapp("/fastwait", create_app(...))``;
+* ``setup(app, registry, providers, ..., prefix="/fastwait")`` adds the routes to an existing
+  application, so they share its middlewares and server.
+
+Either way the :class:`WebhookReceiver` lives under a typed :class:`web.AppKey` and
+:func:`get_receiver` returns it (to share its nonce bindings with a client, say). A route is
+registered only when it can succeed: without a verifier ``/hooks/*`` is 404, without callback
+tokens ``/callbacks/*`` is 404, so an unconfigured path looks like no path at all.
+
+This module owns only HTTP: the Content-Type check and reading the body under a hard limit
+(the declared Content-Length first, then at most ``limit + 1`` bytes from the stream, so a lying
+or chunked sender cannot make it buffer more). What a body means is the receiver's business.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Final
+
+from aiohttp import web
+
+from fastwait import CallbackTokens, Registry, StandardWebhookVerifier
+from fastwait.exceptions import ConfigurationError
+from fastwait.providers import Provider
+from receiver._bindings import CallbackBindings
+from receiver._receiver import Rejection, WebhookReceiver
+
+__all__ = ["RECEIVER_KEY", "create_app", "get_receiver", "setup"]
+
+RECEIVER_KEY: Final = web.AppKey("fastwait.receiver", WebhookReceiver)
+
+_PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
+_UTF8: Final = frozenset({"utf-8", "utf8"})
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(
+    registry: Registry,
+    providers: Iterable[Provider],
+    *,
+    verifier: StandardWebhookVerifier | None = None,
+    callback_tokens: CallbackTokens | None = None,
+    bindings: CallbackBindings | None = None,
+    max_body_bytes: int = 1 << 20,
+    dedupe_capacity: int = 100_000,
+) -> web.Application:
+    """A new application serving the receiver at its root; see :func:`setup` for the arguments."""
+    app = web.Application()
+    setup(
+        app,
+        registry,
+        providers,
+        verifier=verifier,
+        callback_tokens=callback_tokens,
+        bindings=bindings,
+        max_body_bytes=max_body_bytes,
+        dedupe_capacity=dedupe_capacity,
+    )
+    return app
+
+
+def setup(
+    app: web.Application,
+    registry: Registry,
+    providers: Iterable[Provider],
+    *,
+    verifier: StandardWebhookVerifier | None = None,
+    callback_tokens: CallbackTokens | None = None,
+    bindings: CallbackBindings | None = None,
+    max_body_bytes: int = 1 << 20,
+    dedupe_capacity: int = 100_000,
+    prefix: str = "",
+) -> WebhookReceiver:
+    """Add the receiver's routes to ``app`` under ``prefix`` (``""`` or like ``"/fastwait"``).
+
+    ``verifier`` enables ``/hooks/{provider}``, ``callback_tokens`` enables
+    ``/callbacks/{token}`` (at least one is required); ``bindings`` may be shared with the
+    client. ``max_body_bytes`` bounds a body; ``dedupe_capacity`` bounds the remembered
+    ``webhook-id`` values. Call it before the app starts, once per app. Raises
+    :class:`ConfigurationError` for bad arguments and :class:`RuntimeError` when called twice.
+    """
+    if RECEIVER_KEY in app:
+        raise RuntimeError("the fastwait receiver is already set up on this application")
+    if not (isinstance(prefix, str) and _PREFIX.fullmatch(prefix)):
+        raise ConfigurationError("prefix must be '' or a path like '/fastwait' (no trailing /)")
+    receiver = WebhookReceiver(
+        registry,
+        providers,
+        verifier=verifier,
+        callback_tokens=callback_tokens,
+        bindings=bindings,
+        max_body_bytes=max_body_bytes,
+        dedupe_capacity=dedupe_capacity,
+    )
+    app[RECEIVER_KEY] = receiver
+    app.router.add_get(f"{prefix}/healthz", _healthz)
+    if receiver.accepts_signed:
+        app.router.add_post(f"{prefix}/hooks/{{provider}}", _signed_handler(receiver))
+    if receiver.accepts_callbacks:
+        app.router.add_post(f"{prefix}/callbacks/{{token}}", _callback_handler(receiver))
+    return receiver
+
+
+def get_receiver(app: web.Application) -> WebhookReceiver:
+    """The receiver set up on ``app``; RuntimeError if :func:`setup` was not called on it.
+
+    For a receiver mounted with ``add_subapp``, pass the sub-application.
+    """
+    try:
+        return app[RECEIVER_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "no fastwait receiver on this application: call receiver.setup(app, ...) first"
+            " (or pass the sub-application create_app() returned)"
+        ) from None
+
+
+# --- handlers -----------------------------------------------------------------------------
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def _signed_handler(receiver: WebhookReceiver) -> _Handler:
+    async def receive_signed(request: web.Request) -> web.Response:
+        try:
+            provider = receiver.provider(request.match_info["provider"])
+            _require_json(request)
+            body = await _read_body(request, receiver.max_body_bytes)
+            outcome = await receiver.accept_signed(provider, request.headers, body)
+        except Rejection as rejection:
+            return _refuse(rejection)
+        return web.json_response({"status": outcome})
+
+    return receive_signed
+
+
+def _callback_handler(receiver: WebhookReceiver) -> _Handler:
+    async def receive_callback(request: web.Request) -> web.Response:
+        try:
+            # The token is in the URL: check it before reading a byte of an anonymous body.
+            claim, provider = receiver.claim(request.match_info["token"])
+            _require_json(request)
+            body = await _read_body(request, receiver.max_body_bytes)
+            outcome = await receiver.accept_callback(claim, provider, body)
+        except Rejection as rejection:
+            return _refuse(rejection)
+        return web.json_response({"status": outcome})
+
+    return receive_callback
+
+
+def _require_json(request: web.Request) -> None:
+    """415 unless the body is declared ``application/json`` (a charset, if any, UTF-8)."""
+    charset = request.charset
+    if request.content_type != "application/json" or (
+        charset is not None and charset.lower() not in _UTF8
+    ):
+        raise Rejection(415, "unsupported_media_type")
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body if it is at most ``limit`` bytes; 413 as soon as it is known to be larger.
+
+    Never holds more than ``limit + 1`` bytes. The unread rest is discarded by aiohttp.
+    """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise Rejection(413, "body_too_large")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise Rejection(413, "body_too_large")
+    return b"".join(chunks)
+
+
+def _refuse(rejection: Rejection) -> web.Response:
+    response = web.json_response({"error": rejection.error}, status=rejection.status)
+    if rejection.status == 413:
+        response.force_close()  # the rest of the body is not worth keeping the connection for
+    return response

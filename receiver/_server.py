@@ -1,0 +1,68 @@
+"""Run an aiohttp application on a TCP port for as long as a ``with`` block lasts.
+
+The standalone receiver (``python -m receiver``) and the fastwait CLI (``fastwait receive``,
+``fastwait wait --listen``) share this, so binding, the URL they print and shutdown behave the
+same everywhere. Port 0 asks the OS for a free port; the yielded URL names the one bound.
+
+The access log never shows a callback token: ``/callbacks/{token}`` URLs are credentials, so
+the path is logged with the token replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from typing import Final
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+__all__ = ["RedactingAccessLogger", "serve"]
+
+_TOKEN_IN_PATH: Final = re.compile(r"/callbacks/[^/?#]+")
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """One line per request: remote, method, path (callback tokens hidden), status, seconds."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = _TOKEN_IN_PATH.sub("/callbacks/<token>", request.path)
+        self.logger.info(
+            '%s "%s %s" %d %.3fs', request.remote, request.method, path, response.status, time
+        )
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    app: web.Application,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    shutdown_timeout: float = 10.0,
+) -> AsyncIterator[str]:
+    """Serve ``app`` on ``host``:``port`` and yield its base URL (``http://127.0.0.1:41234``).
+
+    Leaving the block stops accepting, gives requests in progress up to ``shutdown_timeout``
+    seconds, and runs the app's cleanup. Signals are the caller's business.
+    """
+    runner = web.AppRunner(
+        app,
+        access_log_class=RedactingAccessLogger,
+        shutdown_timeout=shutdown_timeout,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        yield _url(runner.addresses[0])
+    finally:
+        await runner.cleanup()
+
+
+def _url(address: object) -> str:
+    """``http://host:port`` for a socket name: (host, port) or IPv6 (host, port, flow, scope)."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = str(address[0]), int(address[1])
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    raise RuntimeError(f"the server is not bound to a TCP address: {address!r}")

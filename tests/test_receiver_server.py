@@ -1,0 +1,141 @@
+"""Serving the receiver: ``receiver.serve`` on a real port, and ``python -m receiver``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import seed_payloads as seeds
+from aiohttp import web
+
+from fastwait import CallbackTokens, JobState, Registry, StandardWebhookSigner
+from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress
+from receiver import create_app, serve
+from receiver.__main__ import build_providers, main
+
+SECRET = "whsec_" + base64.b64encode(b"receiver-tests-hmac-secret-0123").decode()
+TOKENS = CallbackTokens("receiver-tests-callback-secret")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_serve_on_port_zero_yields_the_bound_url_and_stops_on_exit() -> None:
+    async with Registry() as registry:
+        app = create_app(registry, [ToolsFastCompress("test-api-key")], callback_tokens=TOKENS)
+        async with aiohttp.ClientSession() as session:
+            async with serve(app, "127.0.0.1", 0) as url:
+                assert re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*", url)
+                async with session.get(f"{url}/healthz") as response:
+                    assert await response.json() == {"status": "ok"}
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await session.get(f"{url}/healthz")
+
+
+async def test_the_access_log_hides_callback_tokens(caplog: pytest.LogCaptureFixture) -> None:
+    token = TOKENS.for_job("media", seeds.MEDIA_DONE["jobId"])
+    async with Registry() as registry:
+        app = create_app(registry, [MediaJobs("http://media.test")], callback_tokens=TOKENS)
+        with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+            async with serve(app) as url, aiohttp.ClientSession() as session:
+                response = await session.post(f"{url}/callbacks/{token}", json=seeds.MEDIA_DONE)
+                assert response.status == 200
+                response.release()
+    assert token not in caplog.text
+    assert '"POST /callbacks/<token>" 200' in caplog.text
+
+
+def test_base_urls_apply_to_all_providers_or_to_the_one_named() -> None:
+    providers = build_providers(
+        ["compress", "media", "compressorapp"],
+        ["http://all.test", "media=http://media.test:3000"],
+    )
+    assert [(p.name, p.base_url) for p in providers] == [
+        ("compress", "http://all.test"),
+        ("media", "http://media.test:3000"),
+        ("compressorapp", "http://all.test"),
+    ]
+    assert isinstance(providers[2], CompressorApp)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--provider", "compress"],
+        ["--provider", "media", "--webhook-secret", SECRET],
+        ["--provider", "compress", "--webhook-secret", "not-a-secret"],
+        ["--provider", "nope", "--webhook-secret", SECRET],
+    ],
+    ids=["no-secret", "media-without-base-url", "undecodable-secret", "unknown-provider"],
+)
+def test_the_cli_refuses_to_start_misconfigured(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FASTWAIT_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("FASTWAIT_CALLBACK_SECRET", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert SECRET not in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_python_m_receiver_applies_a_webhook_and_stops_on_sigterm() -> None:
+    env = {**os.environ, "FASTWAIT_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "receiver",
+        "--port",
+        "0",
+        "--provider",
+        "compress",
+        cwd=ROOT,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        line = await asyncio.wait_for(process.stderr.readline(), timeout=10)
+        found = re.search(rb"receiving on (http://\S+)", line)
+        assert found, line
+        body = json.dumps(seeds.TF_COMPRESS_STATUS).encode()
+        headers = {
+            **StandardWebhookSigner(SECRET).headers("msg_cli", body),
+            "Content-Type": "application/json",
+        }
+        async with aiohttp.ClientSession() as session:
+            url = f"{found[1].decode()}/hooks/compress"
+            async with session.post(url, data=body, headers=headers) as response:
+                assert response.status == 200
+        logged = await asyncio.wait_for(process.stderr.readline(), timeout=10)
+        assert f"compress job {seeds.TF_JOB_ID}: {JobState.SUCCEEDED.name}".encode() in logged
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+        assert SECRET.encode() not in await process.stderr.read()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_serve_runs_the_apps_cleanup_on_exit() -> None:
+    cleaned: list[str] = []
+
+    async def resource(app: web.Application) -> AsyncIterator[None]:
+        yield
+        cleaned.append("done")
+
+    app = web.Application()
+    app.cleanup_ctx.append(resource)
+    async with serve(app):
+        assert cleaned == []
+    assert cleaned == ["done"]
