@@ -402,3 +402,26 @@ def test_compare_entitlements_and_compressors_parse_into_wire_models() -> None:
 def test_compare_with_a_wrong_type_names_the_field() -> None:
     with pytest.raises(BadResponseError, match=r"^compress: CompareResponse: .* @ \$\.wasResized"):
         _compress().parse_compare({**seeds.TF_COMPARE, "wasResized": "no"})
+
+
+@pytest.mark.parametrize("bad_id", ["", "a/b", "has space", "..", "../etc"])
+@pytest.mark.parametrize(
+    ("make", "payload"),
+    [
+        (_compress, lambda job_id: {**seeds.TF_COMPRESS_STATUS, "id": job_id}),
+        (_compressorapp, lambda job_id: {"id": job_id, "status": "processing"}),
+        (_media, lambda job_id: {"jobId": job_id, "status": "pending"}),
+    ],
+)
+def test_a_payload_job_id_that_could_not_be_a_path_segment_is_rejected(
+    make: Callable[[], Any], payload: Callable[[str], dict[str, Any]], bad_id: str
+) -> None:
+    with pytest.raises(BadResponseError, match="job id"):
+        make().parse_status(payload(bad_id))
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://[bad"])
+def test_an_unparseable_download_url_is_a_bad_response(url: str) -> None:
+    payload = {**seeds.COMPRESSORAPP_COMPLETED, "url": url}
+    with pytest.raises(BadResponseError):
+        _compressorapp().parse_status(payload)

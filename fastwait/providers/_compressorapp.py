@@ -40,6 +40,7 @@ from fastwait.providers._converter import structure
 from fastwait.providers._errors import (
     api_error,
     decode_json,
+    payload_job_id,
     require_base_url,
     require_job_id,
     require_secret,
@@ -148,7 +149,7 @@ class CompressorApp(Provider):
             "output_bytes": out.size if out else None,
         }
         return JobStatus(
-            id=wire.id,
+            id=payload_job_id(wire.id, source=self.name, field="$.id"),
             provider=self.name,
             state=state,
             metrics={k: v for k, v in sizes.items() if v is not None},
@@ -166,7 +167,7 @@ class CompressorApp(Provider):
         """The acknowledgement ``{"id", "status": "enqueued"}`` of a job submitted elsewhere."""
         wire = self._structure(payload, CompressorAppJob)
         return JobAccepted(
-            id=wire.id,
+            id=payload_job_id(wire.id, source=self.name, field="$.id"),
             provider=self.name,
             state=_STATES.get(wire.status.casefold(), JobState.RUNNING),
             raw=payload,

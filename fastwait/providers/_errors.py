@@ -37,6 +37,7 @@ __all__ = [
     "error_class",
     "header_value",
     "parse_retry_after",
+    "payload_job_id",
     "redact",
     "require_base_url",
     "require_http_url",
@@ -212,6 +213,19 @@ def require_job_id(job_id: object) -> str:
     return urllib.parse.quote(job_id, safe="")
 
 
+def payload_job_id(job_id: str, *, source: str, field: str) -> str:
+    """A job id read from a payload, held to the same rule as ids the caller passes.
+
+    An id the API (or a webhook sender) gives is later put into request paths and registry
+    keys, so an empty one or one with ``/`` is a :class:`BadResponseError` naming ``field``.
+    """
+    try:
+        require_job_id(job_id)
+    except ConfigurationError:
+        raise BadResponseError(f"{source}: not a valid job id @ {field}") from None
+    return job_id
+
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -237,9 +251,9 @@ def resolve_download_url(base_url: str, url: str, *, source: str, field: str) ->
     Raises :class:`BadResponseError` naming ``field`` (a wire path such as ``$.downloadUrl``)
     when the result is not an http(s) URL with a host.
     """
-    resolved = urllib.parse.urljoin(base_url + "/", url)
     try:
+        resolved = urllib.parse.urljoin(base_url + "/", url)
         require_http_url(resolved, field)
-    except ConfigurationError:
+    except (ConfigurationError, ValueError):
         raise BadResponseError(f"{source}: expected an http(s) URL @ {field}") from None
     return resolved

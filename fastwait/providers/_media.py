@@ -37,6 +37,7 @@ from fastwait.providers._converter import structure
 from fastwait.providers._errors import (
     api_error,
     decode_json,
+    payload_job_id,
     redact,
     require_base_url,
     require_http_url,
@@ -157,7 +158,7 @@ class MediaJobs(Provider):
                 self.base_url, wire.download_url, source=self.name, field="$.downloadUrl"
             )
         return JobStatus(
-            id=wire.job_id,
+            id=payload_job_id(wire.job_id, source=self.name, field="$.jobId"),
             provider=self.name,
             state=self._state(wire.status),
             metrics={k: v for k, v in metrics.items() if v is not None},
@@ -184,7 +185,7 @@ class MediaJobs(Provider):
                 f"{self.name}: expected epoch milliseconds @ $.createdAt"
             ) from None
         return JobAccepted(
-            id=wire.job_id,
+            id=payload_job_id(wire.job_id, source=self.name, field="$.jobId"),
             provider=self.name,
             state=self._state(wire.status),
             created_at=created_at,

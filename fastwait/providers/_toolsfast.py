@@ -33,6 +33,7 @@ from fastwait.providers._converter import structure
 from fastwait.providers._errors import (
     api_error,
     decode_json,
+    payload_job_id,
     redact,
     require_base_url,
     require_http_url,
@@ -174,7 +175,7 @@ class _ToolsFastJobs(Provider):
         metrics = wire.metrics
         output = wire.output
         return JobStatus(
-            id=wire.id,
+            id=payload_job_id(wire.id, source=self.name, field="$.id"),
             provider=self.name,
             state=self._state(wire.status),
             progress_percent=percent,
@@ -204,7 +205,7 @@ class _ToolsFastJobs(Provider):
         wire = self._structure(payload, JobAcceptedResponse)
         stats = attrs.asdict(wire.stats)
         return JobAccepted(
-            id=wire.id,
+            id=payload_job_id(wire.id, source=self.name, field="$.id"),
             provider=self.name,
             state=self._state(wire.status),
             queue=QueueInfo(
