@@ -1,5 +1,6 @@
 """fastwait: await the results of remote jobs, by polling or by webhook, with one line."""
 
+from fastwait._callback_bindings import CallbackBindings
 from fastwait._callback_tokens import CallbackClaim, CallbackTokens
 from fastwait._client import Client, JobResult
 from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
@@ -16,6 +17,7 @@ from fastwait.exceptions import (
 from fastwait.webhooks import StandardWebhookSigner, StandardWebhookVerifier
 
 __all__ = [
+    "CallbackBindings",
     "CallbackClaim",
     "CallbackTokens",
     "Client",

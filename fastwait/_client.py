@@ -12,6 +12,7 @@ import collections
 import logging
 import os
 import time
+import urllib.parse
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Self
 import aiohttp
 import attrs
 
+from fastwait._callback_bindings import CallbackBindings
+from fastwait._callback_tokens import CallbackTokens
 from fastwait._files import (
     AtomicFile,
     extract_zip,
@@ -31,7 +34,7 @@ from fastwait._jobid import uuid7_created_at
 from fastwait._models import JobAccepted, JobState, JobStatus
 from fastwait._poller import Poller, PollStats
 from fastwait._registry import Registry
-from fastwait._result_store import Resolution
+from fastwait._result_store import JobJournal, Resolution
 from fastwait._schedule import PollPolicy
 from fastwait._transport import HttpTransport
 from fastwait.exceptions import (
@@ -89,6 +92,13 @@ class Client:
     ``max_connections`` connections. ``registry`` may be shared with a webhook receiver or
     other clients; ``policy`` tunes the adaptive poll schedule; ``on_progress`` is called with
     every non-terminal status this client's poller sees (it must not block).
+
+    Hybrid mode: with ``callback_url`` (the public root of a :mod:`receiver` app fed into the
+    same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
+    for APIs that sign their webhooks, ``{callback_url}/callbacks/{token}`` with a per-job
+    token derived from ``webhook_secret`` for those that cannot — and waiting relies on the
+    webhook, keeping only a slow safety-net poll per job so a lost webhook costs latency, never
+    a result. Share ``callback_bindings`` with the receiver so it knows each token's job.
     """
 
     def __init__(
@@ -101,6 +111,9 @@ class Client:
         max_connections: int = 32,
         request_timeout: float = 30.0,
         on_progress: Callable[[JobStatus], None] | None = None,
+        callback_url: str | None = None,
+        webhook_secret: str | None = None,
+        callback_bindings: CallbackBindings | None = None,
     ) -> None:
         if not isinstance(provider, Provider):
             raise ConfigurationError(f"provider must be a fastwait Provider, not {provider!r}")
@@ -108,6 +121,18 @@ class Client:
             raise ConfigurationError("max_connections must be at least 1")
         if not request_timeout > 0:
             raise ConfigurationError("request_timeout must be positive")
+        if callback_url is not None and not _is_http_url(callback_url):
+            raise ConfigurationError("callback_url must be an absolute http(s) URL")
+        self._tokens: CallbackTokens | None = None
+        if webhook_secret is not None:
+            self._tokens = CallbackTokens(webhook_secret)
+        elif callback_url is not None and not provider.signs_webhooks:
+            raise ConfigurationError(
+                f"the {provider.name} API cannot sign webhooks: give webhook_secret so each job "
+                "gets its own unguessable callback URL"
+            )
+        self._callback_url = callback_url.rstrip("/") if callback_url else None
+        self._bindings = callback_bindings if callback_bindings is not None else CallbackBindings()
         self._provider = provider
         self._own_session = session is None
         self._session = session
@@ -132,6 +157,11 @@ class Client:
     @property
     def registry(self) -> Registry:
         return self._registry
+
+    @property
+    def callback_bindings(self) -> CallbackBindings:
+        """Which job each submission's callback token stands for (share with the receiver)."""
+        return self._bindings
 
     # --- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -194,7 +224,9 @@ class Client:
             await self._session.close()
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        if self._own_session and self._session is not None and not self._closed:
+        # The constructor may have raised before these were set.
+        session = getattr(self, "_session", None)
+        if getattr(self, "_own_session", False) and session is not None and not self._closed:
             _warn(f"unclosed {self!r}: use 'async with' or aclose()", ResourceWarning, stacklevel=1)
 
     # --- single requests ------------------------------------------------------------------
@@ -210,9 +242,18 @@ class Client:
         file = Path(path)
         if not file.is_file():
             raise ConfigurationError(f"{file} is not a readable file")
+        nonce: str | None = None
+        if callback_url is None and self._callback_url is not None:
+            callback_url, nonce = self._submission_callback()
         request = self._provider.submit_request(file.name, options, callback_url)
         response = await transport.json(request, ok=(200, 201, 202), upload=file)
         accepted = self._provider.parse_accepted(response.payload)
+        if nonce is not None and not self._bindings.bind(self._provider.name, nonce, accepted.id):
+            log.warning(
+                "callback token of %s job %s was used by another job",
+                accepted.provider,
+                accepted.id,
+            )
         queue = accepted.queue
         self._remember(
             accepted.id,
@@ -222,6 +263,25 @@ class Client:
             ),
         )
         return accepted
+
+    def _submission_callback(self) -> tuple[str, str | None]:
+        """The callback URL for the next submit, and the nonce its token names (if any)."""
+        assert self._callback_url is not None
+        name = self._provider.name
+        if self._provider.signs_webhooks:
+            return f"{self._callback_url}/hooks/{name}", None
+        assert self._tokens is not None
+        token, nonce = self._tokens.for_submission(name)
+        return f"{self._callback_url}/callbacks/{token}", nonce
+
+    def callback_url_for(self, job_id: str) -> str:
+        """The callback URL to give the API for a job submitted elsewhere (by its id)."""
+        if self._callback_url is None:
+            raise ConfigurationError("this Client has no callback_url")
+        if self._provider.signs_webhooks:
+            return f"{self._callback_url}/hooks/{self._provider.name}"
+        assert self._tokens is not None
+        return f"{self._callback_url}/callbacks/{self._tokens.for_job(self._provider.name, job_id)}"
 
     async def status(self, job_id: str) -> JobStatus:
         """The job's current status, fetched now (one request)."""
@@ -344,6 +404,27 @@ class Client:
             return None, None
         return now - max(time.time() - created, 0.0), None
 
+    async def resume(self) -> list[str]:
+        """The ids of this provider's jobs a durable registry journaled without a result.
+
+        After a restart, ``await`` them (``wait``, ``as_completed``) to continue polling where
+        the crashed process stopped; jobs whose result was stored before the crash are not
+        among them and are never fetched again. Empty for a registry that keeps no journal.
+        """
+        _, poller = self._open()
+        store = self._registry.store
+        if not isinstance(store, JobJournal):
+            return []
+        ids: list[str] = []
+        for job in await store.unresolved_jobs(self._provider.name):
+            if await self._registry.resolution((self._provider.name, job.job_id)) is not None:
+                continue
+            if job.submitted_at is not None:
+                submitted_at = poller.clock_time(job.submitted_at)
+                self._remember(job.job_id, _Submission(submitted_at, queue_estimate=None))
+            ids.append(job.job_id)
+        return ids
+
     def track(self, job_id: str) -> Callable[[], None]:
         """Start polling ``job_id`` without waiting; results go to the registry.
 
@@ -351,7 +432,12 @@ class Client:
         """
         _, poller = self._open()
         submitted_at, queue_estimate = self._submitted_at(job_id, poller.now())
-        poller.track(job_id, submitted_at=submitted_at, queue_estimate=queue_estimate)
+        poller.track(
+            job_id,
+            submitted_at=submitted_at,
+            queue_estimate=queue_estimate,
+            webhook_expected=self._callback_url is not None,
+        )
         released = False
 
         def release() -> None:
@@ -453,3 +539,8 @@ class Client:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -25,8 +25,8 @@ add its routes to your app with :func:`setup`. Status codes:
 =====  ==========================================================================================
 """
 
+from fastwait import CallbackBindings
 from receiver._app import RECEIVER_KEY, create_app, get_receiver, setup
-from receiver._bindings import CallbackBindings
 from receiver._receiver import WebhookReceiver
 from receiver._server import serve
 

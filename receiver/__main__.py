@@ -66,7 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--callback-secret",
         default=os.environ.get("FASTWAIT_CALLBACK_SECRET"),
-        help="secret of per-job callback tokens (env FASTWAIT_CALLBACK_SECRET)",
+        help="secret of per-job callback tokens (env FASTWAIT_CALLBACK_SECRET; default: the "
+        "first --webhook-secret, as fastwait.Client(webhook_secret=...) derives them)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="publish into this Redis (a webhook ingress apart from the waiting workers)",
     )
     return parser
 
@@ -110,8 +116,9 @@ async def _run(
     providers: Sequence[Provider],
     verifier: StandardWebhookVerifier | None,
     tokens: CallbackTokens | None,
+    redis: str | None = None,
 ) -> None:
-    async with Registry() as registry:
+    async with Registry(redis=redis) as registry:
         registry.subscribe(_log_status)
         app = create_app(registry, providers, verifier=verifier, callback_tokens=tokens)
         stop = asyncio.Event()
@@ -125,8 +132,11 @@ async def _run(
         log.info("stopped")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Run the receiver until SIGINT/SIGTERM; usage errors exit 2 with one line."""
     parser = _parser()
+    if prog is not None:
+        parser.prog = prog
     args = parser.parse_args(argv)
     env_secret = os.environ.get("FASTWAIT_WEBHOOK_SECRET")
     secrets = args.webhook_secret or ([env_secret] if env_secret else [])
@@ -137,13 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if secrets or args.public_key
             else None
         )
-        tokens = None if args.callback_secret is None else CallbackTokens(args.callback_secret)
+        token_secret = args.callback_secret or (secrets[0] if secrets else None)
+        tokens = None if token_secret is None else CallbackTokens(token_secret)
         if verifier is None and tokens is None:
             raise ConfigurationError("give --webhook-secret, --public-key or --callback-secret")
     except ConfigurationError as exc:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(_run(args.host, args.port, providers, verifier, tokens))
+    asyncio.run(_run(args.host, args.port, providers, verifier, tokens, args.redis))
     return 0
 
 

@@ -26,10 +26,9 @@ from typing import Final
 
 from aiohttp import web
 
-from fastwait import CallbackTokens, Registry, StandardWebhookVerifier
+from fastwait import CallbackBindings, CallbackTokens, Registry, StandardWebhookVerifier
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import Provider
-from receiver._bindings import CallbackBindings
 from receiver._receiver import Rejection, WebhookReceiver
 
 __all__ = ["RECEIVER_KEY", "create_app", "get_receiver", "setup"]

@@ -19,10 +19,16 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import NoReturn
 
-from fastwait import CallbackClaim, CallbackTokens, JobStatus, Registry, StandardWebhookVerifier
+from fastwait import (
+    CallbackBindings,
+    CallbackClaim,
+    CallbackTokens,
+    JobStatus,
+    Registry,
+    StandardWebhookVerifier,
+)
 from fastwait.exceptions import BadResponseError, ConfigurationError, WebhookVerificationError
 from fastwait.providers import Provider
-from receiver._bindings import CallbackBindings
 from receiver._deliveries import Delivery, RecentDeliveries
 
 __all__ = ["Rejection", "WebhookReceiver"]

@@ -9,6 +9,7 @@ import pytest
 import fastwait
 
 EXPECTED = {
+    "CallbackBindings",
     "CallbackClaim",
     "CallbackTokens",
     "Client",

@@ -47,6 +47,8 @@ class Provider(abc.ABC):
 
     name: ClassVar[str]
     reports_progress: ClassVar[bool] = False
+    signs_webhooks: ClassVar[bool] = True
+    """False for APIs whose webhooks carry no signature: they get per-job callback tokens."""
 
     base_url: str
 

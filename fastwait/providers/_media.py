@@ -76,6 +76,7 @@ class MediaJobs(Provider):
     """
 
     name: ClassVar[str] = "media"
+    signs_webhooks: ClassVar[bool] = False
     __slots__ = ("_token", "base_url")
 
     def __init__(self, base_url: str, token: str | None = None) -> None:
