@@ -40,6 +40,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fastwait", description="Await the results of remote jobs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -55,7 +62,32 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--download", metavar="DIR", help="save each succeeded job's output here")
     wait.add_argument("--jsonl", action="store_true", help="one JSON object per finished job")
     wait.add_argument("--ids-file", metavar="FILE", help="job ids, one per line ('-': stdin)")
+    where = wait.add_mutually_exclusive_group()
+    where.add_argument(
+        "--state",
+        metavar="PATH",
+        help="journal jobs and results in this SQLite file; with no ids, resume its jobs",
+    )
+    where.add_argument("--redis", metavar="URL", help="share results and polling via Redis")
+    wait.add_argument(
+        "--listen",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="also receive the jobs' webhooks here (their results say source=webhook)",
+    )
+    wait.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("FASTWAIT_WEBHOOK_SECRET"),
+        help="whsec_ secret of the webhooks (env FASTWAIT_WEBHOOK_SECRET); needed with --listen",
+    )
     wait.add_argument("job_ids", nargs="*", metavar="JOB_ID")
+
+    commands.add_parser(
+        "receive",
+        help="run the webhook receiver alone (see 'fastwait receive --help')",
+        add_help=False,
+        prefix_chars="\0",
+    ).add_argument("receiver_args", nargs=argparse.REMAINDER)
 
     demo = commands.add_parser("demo", help="run a batch against the bundled fake provider")
     demo.add_argument("--jobs", type=int, default=8, help="jobs per API (default 8)")
@@ -67,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_ids(args: argparse.Namespace) -> list[str]:
+    """Ids from the arguments and --ids-file; empty only when --state may resume some."""
     ids: list[str] = list(args.job_ids)
     if args.ids_file:
         try:
@@ -78,14 +111,18 @@ def _read_ids(args: argparse.Namespace) -> list[str]:
         except OSError as exc:
             raise ConfigurationError(f"cannot read --ids-file: {exc.strerror}") from None
         ids.extend(line.strip() for line in text.splitlines() if line.strip())
-    if not ids:
-        raise ConfigurationError("give job ids as arguments or with --ids-file")
+    if not ids and not args.state:
+        raise ConfigurationError("give job ids as arguments or with --ids-file (or --state)")
     return list(dict.fromkeys(ids))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     args = build_parser().parse_args(argv)
+    if args.command == "receive":
+        from receiver.__main__ import main as receive
+
+        return receive(args.receiver_args, prog="fastwait receive")
     try:
         if args.command == "demo":
             from fastwait._demo import run_demo
@@ -103,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             download=args.download,
             jsonl=args.jsonl,
             job_ids=_read_ids(args),
+            state=args.state,
+            redis=args.redis,
+            listen=args.listen,
+            webhook_secret=args.webhook_secret,
         )
         return asyncio.run(run_wait(options))
     except ConfigurationError as exc:

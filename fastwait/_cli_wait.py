@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
 
+from fastwait._callback_bindings import CallbackBindings
+from fastwait._callback_tokens import CallbackTokens
 from fastwait._client import Client, JobResult
 from fastwait._display import LiveDisplay, jsonl_line, result_state, summary_table
+from fastwait._registry import Registry
 from fastwait.exceptions import ConfigurationError, FastwaitError
 from fastwait.providers import (
     CompressorApp,
@@ -17,6 +22,7 @@ from fastwait.providers import (
     ToolsFastCompress,
     ToolsFastConvert,
 )
+from fastwait.webhooks import StandardWebhookVerifier
 
 __all__ = ["WaitOptions", "build_provider", "run_wait"]
 
@@ -32,6 +38,10 @@ class WaitOptions:
     download: str | None
     jsonl: bool
     job_ids: list[str]
+    state: str | None = None
+    redis: str | None = None
+    listen: tuple[str, int] | None = None
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
 
 
 def build_provider(name: str, base_url: str | None, api_key: str | None) -> Provider:
@@ -60,14 +70,75 @@ async def run_wait(options: WaitOptions) -> int:
     download_dir = Path(options.download) if options.download else None
     if download_dir is not None and not download_dir.is_dir():
         raise ConfigurationError(f"--download {download_dir} is not a directory")
+    if options.listen is not None and not options.webhook_secret:
+        raise ConfigurationError("--listen needs --webhook-secret (or FASTWAIT_WEBHOOK_SECRET)")
+    registry = Registry(state=options.state, redis=options.redis)
+    async with registry, contextlib.AsyncExitStack() as stack:
+        callback_url = None
+        bindings = CallbackBindings()
+        if options.listen is not None:
+            assert options.webhook_secret is not None
+            callback_url = await stack.enter_async_context(
+                _listen(options.listen, options.webhook_secret, registry, provider, bindings)
+            )
+        return await _wait_all(options, provider, registry, download_dir, callback_url, bindings)
+
+
+@contextlib.asynccontextmanager
+async def _listen(
+    address: tuple[str, int],
+    secret: str,
+    registry: Registry,
+    provider: Provider,
+    bindings: CallbackBindings,
+) -> AsyncIterator[str]:
+    """Serve the webhook receiver inside this process, publishing into ``registry``."""
+    import receiver
+
+    app = receiver.create_app(
+        registry,
+        [provider],
+        verifier=StandardWebhookVerifier([secret]),
+        callback_tokens=CallbackTokens(secret),
+        bindings=bindings,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(receiver.serve(app, *address))
+        except OSError as exc:
+            where = f"{address[0]}:{address[1]}"
+            raise ConfigurationError(f"cannot listen on {where}: {exc.strerror}") from None
+        print(f"fastwait: receiving webhooks on {url}", file=sys.stderr, flush=True)
+        yield url
+
+
+async def _wait_all(
+    options: WaitOptions,
+    provider: Provider,
+    registry: Registry,
+    download_dir: Path | None,
+    callback_url: str | None,
+    bindings: CallbackBindings,
+) -> int:
     live = not options.jsonl and sys.stderr.isatty()
-    display = LiveDisplay(len(options.job_ids), sys.stderr) if live else None
+    display = LiveDisplay(0, sys.stderr) if live else None
     results: list[JobResult] = []
     ok = True
     async with Client(
-        provider, on_progress=display.progress if display is not None else None
+        provider,
+        registry=registry,
+        on_progress=display.progress if display is not None else None,
+        callback_url=callback_url,
+        webhook_secret=options.webhook_secret if callback_url else None,
+        callback_bindings=bindings,
     ) as client:
-        async for result in client.as_completed(options.job_ids, options.timeout):
+        job_ids = list(dict.fromkeys([*options.job_ids, *await client.resume()]))
+        if not job_ids:
+            _fail(f"nothing to wait for: {options.state} holds no unresolved jobs")
+            return 0
+        if display is not None:
+            display.total = len(job_ids)
+        async for result in client.as_completed(job_ids, options.timeout):
             results.append(result)
             if options.jsonl:
                 print(jsonl_line(result), flush=True)

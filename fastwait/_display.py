@@ -113,7 +113,7 @@ class LiveDisplay:
         interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._total = total
+        self.total = total
         self._stream = stream
         self._interval = interval
         self._clock = clock
@@ -132,7 +132,7 @@ class LiveDisplay:
         self._done += 1
         self._failed += not result.succeeded
         self._percent.pop(result.job_id, None)
-        self._draw(force=self._done == self._total)
+        self._draw(force=self._done == self.total)
 
     def _draw(self, *, force: bool = False) -> None:
         now = self._clock()
@@ -142,7 +142,7 @@ class LiveDisplay:
         running = sorted(self._percent.items(), key=lambda item: -item[1])[:4]
         detail = " ".join(f"{job[:8]}:{percent:.0f}%" for job, percent in running)
         failed = f", {self._failed} not succeeded" if self._failed else ""
-        line = f"{self._done}/{self._total} done{failed}  {detail}".rstrip()
+        line = f"{self._done}/{self.total} done{failed}  {detail}".rstrip()
         self._stream.write("\r" + line.ljust(self._width))
         self._width = len(line)
         self._stream.flush()

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 
 from fastwait._models import JobStatus
 from fastwait._result_store import JobKey, MemoryResultStore, Resolution, ResultStore
-from fastwait.exceptions import FastwaitError, WaitTimeout
+from fastwait.exceptions import ConfigurationError, FastwaitError, WaitTimeout
 
 __all__ = ["Registry"]
 
@@ -52,18 +53,32 @@ def _consume_exception(future: asyncio.Future[Resolution]) -> None:
 class Registry:
     """Results of jobs, awaited by key ``(provider name, job id)``.
 
-    ``store`` keeps terminal results (default: in memory, ``result_ttl`` seconds and at most
-    ``max_results`` of them). Use it from one event loop.
+    Where results are kept: ``store`` (any :class:`ResultStore`), or ``state="fastwait.db"``
+    for a durable SQLite journal that survives restarts, or ``redis="redis://..."`` to share
+    results and polling among replicas; by default in memory, ``result_ttl`` seconds and at
+    most ``max_results`` of them. Use it from one event loop; :meth:`aclose` it when done.
     """
 
     def __init__(
         self,
         store: ResultStore | None = None,
         *,
+        state: str | os.PathLike[str] | None = None,
+        redis: str | None = None,
         result_ttl: float = 600.0,
         max_results: int = 100_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if sum(option is not None for option in (store, state, redis)) > 1:
+            raise ConfigurationError("give at most one of store, state and redis")
+        if state is not None:
+            from fastwait._sqlite_store import SQLiteResultStore
+
+            store = SQLiteResultStore(state, ttl=result_ttl)
+        elif redis is not None:
+            from fastwait._redis_store import RedisResultStore
+
+            store = RedisResultStore(redis, ttl=result_ttl)
         self._store: ResultStore = (
             store
             if store is not None
@@ -131,15 +146,18 @@ class Registry:
         already has a result, and wakes every waiter.
         """
         key = (status.provider, status.id)
-        self._notify(key, status)
         if not status.is_terminal:
             waiting = self._waiting.get(key)
             if waiting is not None:
                 waiting.last_status = status
+            self._notify(key, status)
             return False
         resolution = Resolution(status=status, source=source, resolved_at=self._clock())
+        # Stored first: no subscriber may see a result that a store failure then loses.
         stored = await self._store.put_first(key, resolution)
-        if stored is not resolution:
+        if stored is resolution:
+            self._notify(key, status)
+        else:
             if stored.status.state is not status.state:
                 log.warning(
                     "ignoring conflicting terminal state %s for %s job %s (already %s via %s)",

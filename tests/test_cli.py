@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -114,3 +115,33 @@ async def test_demo_runs_offline_and_exits_0() -> None:
     assert code == 0, err
     assert "8/8 succeeded" in out
     assert "polls/job" in out
+
+
+async def test_wait_listen_receives_webhooks_and_says_so() -> None:
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hook = f"http://127.0.0.1:{port}/hooks/compress"
+    async with FakeProvider(seed=7, durations=3.0, webhook_secret=secret) as fake:
+        ids = [fake.create_job("compress", callback_url=hook) for _ in range(3)]
+        code, out, err = await fastwait(
+            "wait", "--provider", "compress", "--base-url", fake.base_url("compress"),
+            "--api-key", "test-key", "--listen", f"127.0.0.1:{port}",
+            "--webhook-secret", secret, "--jsonl", *ids,
+        )  # fmt: skip
+        polls = [fake.job("compress", job_id).requests for job_id in ids]
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert sorted(line["id"] for line in lines) == sorted(ids)
+    assert {line["source"] for line in lines} == {"webhook"}
+    assert polls == [0, 0, 0]
+
+
+async def test_wait_listen_without_a_secret_is_bad_usage() -> None:
+    code, _, err = await fastwait(
+        "wait", "--provider", "compress", "--api-key", "k", "--listen", "127.0.0.1:0", "abc",
+        env={"FASTWAIT_WEBHOOK_SECRET": ""},
+    )  # fmt: skip
+    assert code == 2
+    assert "--webhook-secret" in err
