@@ -12,8 +12,9 @@ The rules, in order of preference:
    estimates are combined by inverse variance. The next poll aims at ``finish + target_lag -
    confidence * sigma``: just late enough that one poll usually sees the end, early enough that
    the detection lag stays near ``target_lag``. When the estimate is still too uncertain for that,
-   the next poll lands ``approach`` of the way to the predicted finish, where the percent will
-   be large and the next estimate sharp.
+   the next poll lands ``approach`` of the way to the earliest plausible finish (fitted in rate
+   space, where the noise is symmetric), where the percent will be large and the next estimate
+   sharp.
 2. **Queue**: a job seen queued, with an API estimate (``"< 5s"``), is next polled when the
    estimate runs out.
 3. **Blind** (no progress, e.g. compressor.app): intervals grow with the job's age
@@ -35,7 +36,7 @@ import attrs
 
 from fastwait.exceptions import ConfigurationError
 
-__all__ = ["JobKnowledge", "PollPolicy", "next_poll_at", "predict_finish"]
+__all__ = ["JobKnowledge", "PollPolicy", "earliest_finish", "next_poll_at", "predict_finish"]
 
 _MAX_OBSERVATIONS = 6
 
@@ -148,6 +149,30 @@ def predict_finish(knowledge: JobKnowledge, progress_noise: float) -> tuple[floa
     return start + weighted / weight_sum, 1.0 / math.sqrt(weight_sum)
 
 
+def earliest_finish(
+    knowledge: JobKnowledge, progress_noise: float, confidence: float
+) -> float | None:
+    """The finish if the job runs ``confidence`` standard deviations faster than estimated.
+
+    Fitted in rate space (percent per second through the job's start), where the API's noise
+    is symmetric, unlike the duration estimate of :func:`predict_finish`.
+    """
+    start = (
+        knowledge.started_after if knowledge.started_after is not None else (knowledge.submitted_at)
+    )
+    noise_sd = max(progress_noise, 0.5) / math.sqrt(3.0)
+    sum_tt = sum_tp = 0.0
+    for at, percent in knowledge.observations:
+        elapsed = at - start
+        if elapsed > 0 and 0.0 < percent < 100.0:
+            sum_tt += elapsed * elapsed
+            sum_tp += elapsed * percent
+    if sum_tt == 0.0:
+        return None
+    rate = sum_tp / sum_tt + confidence * noise_sd / math.sqrt(sum_tt)
+    return start + 100.0 / rate
+
+
 def _jittered(delay: float, policy: PollPolicy, rng: random.Random) -> float:
     if policy.jitter:
         delay *= 1.0 + rng.uniform(-policy.jitter, policy.jitter)
@@ -186,7 +211,14 @@ def next_poll_at(
         finish, sigma = prediction
         aimed = finish + policy.target_lag - policy.confidence * sigma
         approach = now + (finish - now) * policy.approach
-        delay = max(aimed, approach) - now
+        if aimed >= approach:
+            delay = aimed - now
+        else:
+            # Too vague to aim at. A small percent makes the duration estimate skewed (2 % ± 5
+            # could mean 30 s or 3 min), so approach the earliest plausible finish instead.
+            early = earliest_finish(knowledge, policy.progress_noise, policy.confidence)
+            target = finish if early is None else min(finish, early)
+            delay = (target - now) * policy.approach
         if finish < now:
             # Overdue (a job stuck at 99 %): back off with the overdue time, not at the floor.
             delay = max(delay, policy.blind_growth * (now - finish))

@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from fastwait._schedule import JobKnowledge, PollPolicy, next_poll_at, predict_finish
+from fastwait._schedule import (
+    JobKnowledge,
+    PollPolicy,
+    earliest_finish,
+    next_poll_at,
+    predict_finish,
+)
 from fastwait.exceptions import ConfigurationError
 
 NO_JITTER = PollPolicy(jitter=0.0)
@@ -87,8 +93,18 @@ def test_a_vague_prediction_is_approached_rather_than_overshot() -> None:
         submitted_at=0.0, observations=((1.0, 10.0),), polls=1, reports_progress=True
     )
     due = next_poll_at(knowledge, NO_JITTER, 1.0, rng())
-    assert due < 10.0
-    assert due == pytest.approx(1.0 + (10.0 - 1.0) * NO_JITTER.approach, rel=0.05)
+    early = earliest_finish(knowledge, NO_JITTER.progress_noise, NO_JITTER.confidence)
+    assert early is not None
+    assert early < 10.0
+    assert due == pytest.approx(1.0 + (early - 1.0) * NO_JITTER.approach)
+
+
+def test_a_long_job_seen_at_a_few_percent_is_not_overshot() -> None:
+    # A 20 s job reading 2 % at 1.4 s extrapolates to 70 s; it must be looked at long before.
+    knowledge = JobKnowledge(
+        submitted_at=0.0, observations=((1.4, 2.0),), polls=1, reports_progress=True
+    )
+    assert next_poll_at(knowledge, NO_JITTER, 1.4, rng()) < 20.0
 
 
 def test_queued_observation_restarts_the_progress_clock() -> None:
