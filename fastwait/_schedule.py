@@ -62,7 +62,7 @@ class PollPolicy:
 
     floor: float = attrs.field(default=0.25, validator=_positive)
     ceiling: float = attrs.field(default=30.0, validator=_positive)
-    first_poll: float = attrs.field(default=1.4, validator=_non_negative)
+    first_poll: float = attrs.field(default=1.6, validator=_non_negative)
     """Age at the first poll when the API reports progress (the poll buys a prediction)."""
     blind_first_poll: float = attrs.field(default=2.5, validator=_non_negative)
     """Age at the first poll when it does not (the poll only buys a chance of being done)."""

@@ -24,7 +24,7 @@ def rng() -> random.Random:
 
 def test_first_poll_of_a_progress_job_comes_at_first_poll_age() -> None:
     knowledge = JobKnowledge(submitted_at=100.0, reports_progress=True)
-    assert next_poll_at(knowledge, NO_JITTER, 100.0, rng()) == pytest.approx(101.4)
+    assert next_poll_at(knowledge, NO_JITTER, 100.0, rng()) == pytest.approx(101.6)
 
 
 def test_first_poll_of_a_blind_job_comes_later() -> None:
@@ -39,7 +39,7 @@ def test_first_poll_of_an_old_job_is_not_in_the_past() -> None:
 
 def test_queue_estimate_does_not_delay_the_first_poll() -> None:
     knowledge = JobKnowledge(submitted_at=0.0, reports_progress=True, queue_estimate=5.0)
-    assert next_poll_at(knowledge, NO_JITTER, 0.0, rng()) == pytest.approx(1.4)
+    assert next_poll_at(knowledge, NO_JITTER, 0.0, rng()) == pytest.approx(1.6)
 
 
 def test_a_job_seen_queued_is_next_polled_when_the_estimate_runs_out() -> None:

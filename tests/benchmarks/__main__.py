@@ -1,0 +1,136 @@
+"""``python -m tests.benchmarks [polling|scale|receiver|all]``: print the figures, exit 1 on a miss.
+
+Every fake or client subprocess is terminated on the way out, including on Ctrl-C and
+SIGTERM (turned into ``SystemExit`` so that the ``finally`` blocks run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+import attrs
+
+from fastwait import PollPolicy
+
+from . import bench_polling, bench_receiver, bench_scale
+from ._harness import ScenarioReport
+
+__all__ = ["main"]
+
+
+def _override(text: str) -> tuple[str, float]:
+    name, equals, value = text.partition("=")
+    if not equals or name not in attrs.fields_dict(PollPolicy):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with a PollPolicy field: {text!r}")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.benchmarks",
+        description="fastwait's poller against hand-written polling loops, on the fake provider.",
+    )
+    add = parser.add_argument
+    add("which", nargs="?", choices=("polling", "scale", "receiver", "all"), default="all")
+    add("--json", metavar="PATH", help="also write the figures to PATH")
+    add("--jobs", type=int, default=300, help="jobs per strategy in polling (default 300)")
+    add("--scale-jobs", type=int, default=10_000, help="jobs in scale (default 10000)")
+    add("--max-connections", type=int, default=32, help="Client max_connections in scale (32)")
+    add("--seed", type=int, default=None, help="durations and fates (default: random)")
+    add(
+        "--policy",
+        type=_override,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="PollPolicy override for fastwait (repeatable), to experiment",
+    )
+    add("--sequential", action="store_true", help="run polling strategies one at a time")
+    add(
+        "--random-durations",
+        action="store_true",
+        help="draw polling durations at random instead of the distribution's quantiles",
+    )
+    add("--detail", action="store_true", help="always print the per-duration breakdown")
+    return parser
+
+
+async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
+    overrides = dict(args.policy)
+    reports: list[ScenarioReport] = []
+    if args.which in ("polling", "all"):
+        options = bench_polling.PollingOptions(
+            jobs=args.jobs,
+            seed=seed,
+            policy=PollPolicy(**overrides),
+            sequential=args.sequential,
+            detail=args.detail,
+            random_durations=args.random_durations,
+        )
+        for report in await bench_polling.run(options):
+            print(report.text, end="\n\n", flush=True)
+            reports.append(report)
+    if args.which in ("scale", "all"):
+        report = await bench_scale.run(
+            bench_scale.ScaleOptions(
+                jobs=args.scale_jobs,
+                max_connections=args.max_connections,
+                seed=seed + 2,
+                policy_overrides=overrides,
+            )
+        )
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    if args.which in ("receiver", "all"):
+        report = await bench_receiver.run(bench_receiver.ReceiverOptions(seed=seed + 3))
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    return reports
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    seed = args.seed if args.seed is not None else random.randrange(1_000_000)
+    policy = PollPolicy(**dict(args.policy))
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    print(f"seed {seed}; fastwait {policy!r}\n", flush=True)
+    started = time.perf_counter()
+    try:
+        reports = asyncio.run(_run(args, seed))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    missed = [t.description for r in reports for t in r.targets if not t.passed]
+    elapsed = time.perf_counter() - started
+    if args.json:
+        document = {
+            "seed": seed,
+            "policy": attrs.asdict(policy),
+            "seconds": round(elapsed, 1),
+            "scenarios": {report.name: report.as_json() for report in reports},
+            "passed": not missed,
+        }
+        with open(args.json, "w") as file:
+            json.dump(document, file, indent=2)
+    verdict = f"{len(missed)} target(s) missed" if missed else "all targets met"
+    print(f"{verdict} in {elapsed:.0f} s", flush=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
