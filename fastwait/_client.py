@@ -431,6 +431,7 @@ class Client:
         Returns the function that stops tracking (polling also stops when the job resolves).
         """
         _, poller = self._open()
+        self._provider.status_request(job_id)  # a malformed id fails here, not at the first poll
         submitted_at, queue_estimate = self._submitted_at(job_id, poller.now())
         poller.track(
             job_id,

@@ -228,3 +228,13 @@ async def test_a_closed_client_refuses_work(fake: FakeProvider) -> None:
     await client.aclose()
     with pytest.raises(RuntimeError, match="closed"):
         await client.status("019c56457340753ba9441d7b4e6516a0")
+
+
+@pytest.mark.parametrize("bad_id", ["", "../etc/passwd", "a b", "x/y"])
+async def test_a_malformed_job_id_is_refused_before_any_request(
+    fake: FakeProvider, bad_id: str
+) -> None:
+    async with compress_client(fake) as client:
+        with pytest.raises(ConfigurationError, match="job id"):
+            await client.wait(bad_id, timeout=10)
+    assert fake.request_count == 0
