@@ -35,3 +35,12 @@ async def test_poll_many_accounts_for_every_job() -> None:
     outcomes = ast.literal_eval(out.strip().splitlines()[-1])
     assert sum(outcomes.values()) == 30, err
     assert code == (0 if set(outcomes) == {"succeeded"} else 1)
+
+
+async def test_webhook_service_resolves_jobs_by_webhook() -> None:
+    code, out, err = await run_sample(str(SAMPLES / "webhook_service.py"), "--fake")
+    assert code == 0, err
+    answers = [ast.literal_eval(line) for line in out.strip().splitlines()]
+    assert len(answers) == 2
+    assert {answer["state"] for answer in answers} == {"SUCCEEDED"}
+    assert {answer["source"] for answer in answers} == {"webhook"}
