@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 from collections.abc import Sequence
+from typing import NoReturn
 
 from fastwait import CallbackTokens, JobStatus, Registry, StandardWebhookVerifier
 from fastwait.exceptions import ConfigurationError
@@ -37,8 +38,15 @@ log = logging.getLogger("fastwait.receiver")
 _UNUSED_API_KEY = "receiver-never-calls-the-api"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m receiver", description="Receive job webhooks and log each status."
     )
     parser.add_argument("--host", default="127.0.0.1")
