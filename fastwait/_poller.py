@@ -304,8 +304,16 @@ class Poller:
         if status.is_terminal:
             if tracked.stats.first_terminal_at is None:
                 tracked.stats.first_terminal_at = now
+            try:
+                await self._registry.publish(status, source="poll")
+            except FastwaitError as error:
+                # The store could not take the result (e.g. Redis down): keep the job and
+                # poll it again, or its waiters would never hear of it.
+                if not error.transient:
+                    raise
+                self._retry_later(tracked, error)
+                return
             self._drop(tracked)
-            await self._registry.publish(status, source="poll")
             return
         tracked.knowledge = tracked.knowledge.observed(
             now, status.progress_percent, queued=status.state is JobState.QUEUED

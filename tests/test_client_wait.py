@@ -8,13 +8,23 @@ from typing import Literal
 
 import pytest
 
-from fastwait import Client, JobState, JobStatus, PollPolicy, Registry
+from fastwait import (
+    Client,
+    JobState,
+    JobStatus,
+    MemoryResultStore,
+    PollPolicy,
+    Registry,
+    Resolution,
+)
+from fastwait._result_store import JobKey
 from fastwait.exceptions import (
     AuthenticationError,
     ConfigurationError,
     JobCanceled,
     JobFailed,
     NotFoundError,
+    TransportError,
     WaitTimeout,
 )
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress
@@ -238,3 +248,26 @@ async def test_a_malformed_job_id_is_refused_before_any_request(
         with pytest.raises(ConfigurationError, match="job id"):
             await client.wait(bad_id, timeout=10)
     assert fake.request_count == 0
+
+
+class _StoreFailingOnce(MemoryResultStore):
+    """A store whose first write fails as a dropped Redis connection would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
+        if not self.failures:
+            self.failures += 1
+            raise TransportError("store unavailable")
+        return await super().put_first(key, resolution)
+
+
+async def test_a_store_failure_on_the_result_is_retried_not_lost(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    store = _StoreFailingOnce()
+    async with compress_client(fake, registry=Registry(store)) as client:
+        status = await client.wait(job_id, timeout=10)
+    assert status.state is JobState.SUCCEEDED
+    assert store.failures == 1
