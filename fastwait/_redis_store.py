@@ -1,0 +1,427 @@
+"""Results and polling shared by replicas through Redis (the ``fastwait[redis]`` extra).
+
+``Registry(redis="redis://...")`` uses it. Every replica keeps its own futures; Redis keeps
+the results and decides who polls:
+
+* **first result wins**: one Lua script does ``SET result NX PX ttl`` and, only when that
+  stored it, ``PUBLISH``-es it; a loser gets the winner back in the same round trip;
+* **announcements** go over pub/sub, not streams. A result is a small value whose only
+  consumers are the replicas awaiting it *right now*; a stream would keep a per-replica cursor
+  and a trimmed log for nothing, because the stored key already is the durable copy. What
+  pub/sub loses (a message published while a replica's subscription is down) is recovered by
+  re-reading: after every (re)subscription the listener ``MGET``s the results of every key
+  this replica is waiting for (keys it asked :meth:`~RedisResultStore.get` for that had no
+  result yet), so nothing published in between is missed;
+* **one poller per job**: ``acquire_poll_lease`` is one Lua script that takes the lease
+  (``SET NX PX``) or extends it when this replica already holds it (compare, then
+  ``PEXPIRE``). A replica that dies simply stops renewing, and another takes over when the
+  lease lapses. The script first looks for a stored result, and delivers it instead of
+  granting a lease, so a replica never polls a job that is already resolved.
+
+Keys (``prefix`` defaults to ``fastwait:``): ``{prefix}result:{provider}:{job_id}``,
+``{prefix}lease:{provider}:{job_id}`` and the channel ``{prefix}results``. A message is one
+line of JSON naming the publishing replica and the key, then the stored value.
+
+When Redis is unreachable, waiters keep waiting: ``get`` answers None (the key is re-read once
+the listener reconnects), while ``put_first`` and ``acquire_poll_lease`` raise
+:class:`~fastwait.exceptions.TransportError`, which the poller treats as transient. The
+listener reconnects with the ``backoff`` library's exponential delays and full jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import math
+import secrets
+import urllib.parse
+from collections.abc import Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+import backoff
+
+from fastwait._resolution_codec import decode_resolution, encode_resolution
+from fastwait._result_store import JobKey, Resolution
+from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+__all__ = ["RedisResultStore"]
+
+log = logging.getLogger("fastwait.store.redis")
+
+_PUT_FIRST: Final = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('DEL', KEYS[2])
+  redis.call('PUBLISH', ARGV[3], ARGV[4] .. ARGV[1])
+  return false
+end
+return redis.call('GET', KEYS[1])
+"""
+"""KEYS: result, lease. ARGV: value, ttl ms, channel, message header. Nil when stored."""
+
+_ACQUIRE_LEASE: Final = """
+local result = redis.call('GET', KEYS[2])
+if result then
+  return result
+end
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+"""KEYS: lease, result. ARGV: replica id, lease ms. 1 granted, 0 held elsewhere, or the result."""
+
+_REREAD_CHUNK: Final = 500
+_PING_EVERY: Final = 5.0
+"""Seconds of silence after which the listener pings, and waits as long again for an answer."""
+
+
+def _import_redis() -> Any:
+    try:
+        import redis.asyncio
+        import redis.asyncio.retry
+        import redis.backoff
+        import redis.exceptions
+    except ImportError:
+        raise ConfigurationError(
+            "Registry(redis=...) needs the redis package: pip install 'fastwait[redis]'"
+        ) from None
+    return redis
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password, for messages and reprs."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rpartition("@")[2]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        return urllib.parse.urlunsplit(parts._replace(netloc=user + netloc))
+    except ValueError:
+        return "<unparseable url>"
+
+
+class RedisResultStore:
+    """Results, announcements and poll leases of replicas sharing the Redis at ``url``.
+
+    Implements :class:`~fastwait.ResultStore` and ``PollLease``. Results live ``ttl`` seconds.
+    ``prefix`` namespaces every key and the channel. ``reconnect_max_delay`` bounds the
+    listener's backoff between reconnection attempts. ``redis_options`` go to
+    ``redis.asyncio.Redis.from_url`` (timeouts, TLS files, ``connection_class``...).
+
+    Constructing it opens nothing and needs no event loop; the first call connects. Raises
+    :class:`ConfigurationError` when the redis package is missing or ``url`` is not a Redis
+    URL. Use it from one event loop and :meth:`aclose` it (it does not release leases: they
+    lapse, exactly as a crashed replica's would).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: float = 600.0,
+        prefix: str = "fastwait:",
+        reconnect_max_delay: float = 5.0,
+        max_awaited: int = 100_000,
+        **redis_options: Any,
+    ) -> None:
+        if not ttl > 0 or not math.isfinite(ttl):
+            raise ConfigurationError("result ttl must be a positive number of seconds")
+        if not reconnect_max_delay > 0:
+            raise ConfigurationError("reconnect_max_delay must be positive")
+        if max_awaited < 1:
+            raise ConfigurationError("max_awaited must be at least 1")
+        lib = _import_redis()
+        self._redis: Any = lib
+        self._url = url
+        self._replica = secrets.token_hex(8)
+        self._ttl_ms = max(1, round(ttl * 1000))
+        self._prefix = prefix
+        self._channel = f"{prefix}results"
+        self._reconnect_max_delay = reconnect_max_delay
+        self._max_awaited = max_awaited
+        retry = lib.asyncio.retry.Retry
+        named = {"client_name": f"fastwait-{self._replica}"}
+        try:
+            # Commands retry a dropped connection twice, quickly; the poller backs off beyond.
+            self._client: redis.asyncio.Redis = lib.asyncio.Redis.from_url(
+                url,
+                **{
+                    **named,
+                    "retry": retry(lib.backoff.ExponentialWithJitterBackoff(base=0.02, cap=0.2), 2),
+                    **redis_options,
+                },
+            )
+            # The listener must see every disconnection (to re-read what it may have missed),
+            # so its client never reconnects behind its back, whatever the options say.
+            self._listener_client: redis.asyncio.Redis = lib.asyncio.Redis.from_url(
+                url, **{**named, **redis_options, "retry": retry(lib.backoff.NoBackoff(), 0)}
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(
+                f"not a usable Redis URL or option ({_redacted(url)}): {exc}"
+            ) from None
+        self._put_script = self._client.register_script(_PUT_FIRST)
+        self._lease_script = self._client.register_script(_ACQUIRE_LEASE)
+        self._deliver: Callable[[JobKey, Resolution], None] | None = None
+        self._awaited: collections.OrderedDict[JobKey, None] = collections.OrderedDict()
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RedisResultStore({_redacted(self._url)!r}, prefix={self._prefix!r})"
+
+    @property
+    def replica_id(self) -> str:
+        """This store's random identity: lease holder value and announcement sender."""
+        return self._replica
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    async def wait_listening(self) -> None:
+        """Return once the listener is subscribed (tests and samples await this, not sleeps).
+
+        RuntimeError if nobody called :meth:`listen` (a :class:`~fastwait.Registry` does).
+        """
+        if self._deliver is None:
+            raise RuntimeError("nothing listens: call listen() first (Registry(store) does)")
+        self._started()
+        await self._subscribed.wait()
+
+    # --- keys and errors --------------------------------------------------------------------
+    def _result_key(self, key: JobKey) -> str:
+        return f"{self._prefix}result:{key[0]}:{key[1]}"
+
+    def _lease_key(self, key: JobKey) -> str:
+        return f"{self._prefix}lease:{key[0]}:{key[1]}"
+
+    def _error(self, exc: Exception) -> FastwaitError:
+        """A redis-py exception as fastwait's: lost connections and timeouts are transient."""
+        errors = self._redis.exceptions
+        where = _redacted(self._url)
+        if isinstance(exc, errors.AuthenticationError | errors.AuthorizationError):
+            return ConfigurationError(f"Redis at {where} refused the credentials: {exc}")
+        if isinstance(exc, errors.ConnectionError | errors.TimeoutError | OSError):
+            return TransportError(f"Redis at {where} is unreachable: {exc}")
+        return ConfigurationError(f"Redis at {where} refused a command: {exc}")
+
+    def _decode(self, key: JobKey, value: bytes | str) -> Resolution | None:
+        try:
+            return decode_resolution(value)
+        except ConfigurationError as exc:
+            log.warning("ignoring the unreadable stored result of %s job %s: %s", *key, exc)
+            return None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        self._started()
+
+    # --- ResultStore ------------------------------------------------------------------------
+    async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
+        """Store and announce ``resolution`` unless ``key`` has a result; return the one kept.
+
+        Raises :class:`TransportError` while Redis is unreachable.
+        """
+        self._check_open()
+        value = encode_resolution(resolution).encode()
+        header = json.dumps(
+            {"replica": self._replica, "provider": key[0], "job_id": key[1]},
+            separators=(",", ":"),
+        )
+        try:
+            stored = await self._put_script(
+                keys=[self._result_key(key), self._lease_key(key)],
+                args=[value, self._ttl_ms, self._channel, header + "\n"],
+            )
+        except self._redis.exceptions.RedisError as exc:
+            raise self._error(exc) from exc
+        self._forget(key)
+        if stored is None:
+            return resolution
+        return self._decode(key, stored) or resolution
+
+    async def get(self, key: JobKey) -> Resolution | None:
+        """The stored result of ``key``, or None (also while Redis is unreachable).
+
+        A key without a result is remembered, so its result is re-read after the listener
+        reconnects: whatever was announced while it was away still reaches this replica.
+        """
+        self._check_open()
+        self._remember(key)
+        try:
+            value = await self._client.get(self._result_key(key))
+        except self._redis.exceptions.RedisError as exc:
+            error = self._error(exc)
+            if not isinstance(error, TransportError):
+                raise error from exc
+            log.debug("%s; %s job %s is re-read after reconnecting", error, *key)
+            return None
+        if value is None:
+            return None
+        self._forget(key)
+        return self._decode(key, value)
+
+    def listen(self, deliver: Callable[[JobKey, Resolution], None]) -> None:
+        """Call ``deliver(key, resolution)`` for each result another replica stores.
+
+        The subscription starts now if an event loop runs, else with the first call.
+        """
+        self._deliver = deliver
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._started()
+
+    async def aclose(self) -> None:
+        """Stop the listener and close both connection pools. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # redis-py may swallow a cancellation that lands while it connects (the
+            # redis/redis-py#2551 family), so cancel until the task has really ended.
+            while not listener.done():
+                listener.cancel()
+                await asyncio.wait([listener], timeout=0.1)
+            if not listener.cancelled() and listener.exception() is not None:
+                log.error("the listener failed", exc_info=listener.exception())
+        await self._listener_client.aclose()
+        await self._client.aclose()
+
+    async def __aenter__(self) -> RedisResultStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- PollLease --------------------------------------------------------------------------
+    async def acquire_poll_lease(self, key: JobKey, seconds: float) -> bool:
+        """Take or extend this replica's lease on polling ``key`` for ``seconds``.
+
+        False while another replica holds it, and also when ``key`` already has a stored
+        result: that result is delivered to the registry instead. Raises
+        :class:`TransportError` while Redis is unreachable.
+        """
+        self._check_open()
+        try:
+            answer = await self._lease_script(
+                keys=[self._lease_key(key), self._result_key(key)],
+                args=[self._replica, max(1, round(seconds * 1000))],
+            )
+        except self._redis.exceptions.RedisError as exc:
+            raise self._error(exc) from exc
+        if isinstance(answer, bytes):
+            resolution = self._decode(key, answer)
+            if resolution is None:
+                return True  # an unreadable record: polling again repairs nothing, but answers
+            self._handover(key, resolution)
+            return False
+        return bool(answer)
+
+    # --- awaited keys -----------------------------------------------------------------------
+    def _remember(self, key: JobKey) -> None:
+        self._awaited[key] = None
+        self._awaited.move_to_end(key)
+        if len(self._awaited) > self._max_awaited:
+            self._awaited.popitem(last=False)
+
+    def _forget(self, key: JobKey) -> None:
+        self._awaited.pop(key, None)
+
+    # --- the listener -----------------------------------------------------------------------
+    def _started(self) -> None:
+        if self._listener is None and self._deliver is not None and not self._closed:
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(), name=f"fastwait-redis-listener-{self._replica}"
+            )
+
+    async def _listen(self) -> None:
+        """Subscribe, re-read, relay announcements; on any connection failure start over."""
+        errors = self._redis.exceptions
+        delays: Generator[float, None, None] | None = None
+        while not self._closed:
+            pubsub: Any = self._listener_client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                delays = None
+                self._subscribed.set()
+                await self._reread(self._awaited)
+                await self._relay(pubsub)
+            except (errors.ConnectionError, errors.TimeoutError, OSError) as exc:
+                log.warning("%s; reconnecting", self._error(exc))
+            except errors.RedisError as exc:
+                log.error("%s; reconnecting", self._error(exc))
+            finally:
+                self._subscribed.clear()
+                await pubsub.aclose()
+            if delays is None:
+                delays = backoff.expo(base=2, factor=0.05, max_value=self._reconnect_max_delay)
+                next(delays)  # backoff's generators are primed with one next()
+            await asyncio.sleep(backoff.full_jitter(next(delays)))
+
+    async def _relay(self, pubsub: Any) -> None:
+        """Deliver announcements until the connection fails (a silent one included)."""
+        pinged = False
+        while not self._closed:
+            message = await pubsub.get_message(timeout=_PING_EVERY)
+            if message is None:
+                if pinged:
+                    raise self._redis.exceptions.TimeoutError("no answer to PING")
+                await pubsub.ping()
+                pinged = True
+                continue
+            pinged = False
+            if message["type"] == "message":
+                self._announced(message["data"])
+
+    def _announced(self, data: bytes) -> None:
+        header, _, value = data.partition(b"\n")
+        try:
+            sender = json.loads(header)
+            key: JobKey = (str(sender["provider"]), str(sender["job_id"]))
+            replica = sender["replica"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed announcement on %s", self._channel)
+            return
+        if replica == self._replica:
+            return
+        resolution = self._decode(key, value)
+        if resolution is not None:
+            self._handover(key, resolution)
+
+    async def _reread(self, keys: Iterable[JobKey]) -> None:
+        """Deliver the stored results of ``keys`` (those announced while we did not listen)."""
+        pending = list(keys)
+        for start in range(0, len(pending), _REREAD_CHUNK):
+            chunk = pending[start : start + _REREAD_CHUNK]
+            values = await self._listener_client.mget([self._result_key(k) for k in chunk])
+            for key, value in zip(chunk, values, strict=True):
+                if value is not None:
+                    resolution = self._decode(key, value)
+                    if resolution is not None:
+                        self._handover(key, resolution)
+
+    def _handover(self, key: JobKey, resolution: Resolution) -> None:
+        self._forget(key)
+        if self._deliver is not None:
+            try:
+                self._deliver(key, resolution)
+            except Exception:
+                log.exception("delivering the result of %s job %s failed", *key)

@@ -1,0 +1,454 @@
+"""A durable result store and job journal in one SQLite file, so a restart loses nothing.
+
+``Registry(state="fastwait.db")`` uses it. Two tables (schema version 1, ``PRAGMA
+user_version``):
+
+* ``jobs``: one row per awaited job (``provider``, ``job_id``, ``submitted_at``,
+  ``next_poll_at``, ``last_state``, ``webhook_expected``, ``resolved_at``): the journal a restart
+  resumes from. ``resolved_at`` is NULL while the job is unresolved; an abandoned job's row is
+  deleted.
+* ``results``: one row per terminal result (``provider``, ``job_id``, ``resolution`` as JSON,
+  ``stored_at``), kept ``ttl`` seconds.
+
+Why one writer thread: sqlite3 blocks, and the poller calls the journal on its hot path. Every
+statement runs on a dedicated thread that owns the only connection; the event loop just puts a
+command on a queue (journal writes return at once; async calls await a future). The thread
+takes everything queued so far and applies it in ONE transaction, so ten thousand journal
+writes cost one commit, not ten thousand. ``put_first`` returns only after the transaction that
+stored the result committed (WAL, ``synchronous=FULL``): a crash right after it cannot lose the
+result, and a restarted process never polls that job again.
+
+Times in the file are wall-clock Unix seconds (they must outlive the process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any, Final
+
+from fastwait._models import JobState
+from fastwait._resolution_codec import decode_resolution, encode_resolution
+from fastwait._result_store import JobKey, Resolution, TrackedJob
+from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
+
+__all__ = ["SQLiteResultStore"]
+
+log = logging.getLogger("fastwait.store.sqlite")
+
+_SCHEMA_VERSION: Final = 1
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS jobs (
+    provider TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    submitted_at REAL,
+    next_poll_at REAL,
+    last_state TEXT,
+    webhook_expected INTEGER NOT NULL DEFAULT 0,
+    resolved_at REAL,
+    PRIMARY KEY (provider, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jobs_unresolved ON jobs (provider) WHERE resolved_at IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_resolved_at ON jobs (resolved_at) WHERE resolved_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS results (
+    provider TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    resolution TEXT NOT NULL,
+    stored_at REAL NOT NULL,
+    PRIMARY KEY (provider, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS results_stored_at ON results (stored_at);
+"""
+
+_BATCH: Final = 2048
+"""At most this many commands in one transaction, so a flood of writes still commits often."""
+
+_Action = Callable[[sqlite3.Connection, float], Any]
+_Reply = concurrent.futures.Future[Any]
+
+
+class _Command:
+    __slots__ = ("action", "reply")
+
+    def __init__(self, action: _Action, reply: _Reply | None) -> None:
+        self.action = action
+        self.reply = reply
+
+
+_CLOSE: Final = object()
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+class _Writer:
+    """The thread that owns the connection: it holds no reference to the store, so a store
+    dropped without :meth:`SQLiteResultStore.aclose` can still be collected (and end it)."""
+
+    __slots__ = ("_busy_timeout", "_clock", "_evicted_at", "_path", "_queue", "_ttl")
+
+    def __init__(
+        self,
+        path: str,
+        ttl: float,
+        busy_timeout: float,
+        clock: Callable[[], float],
+        commands: queue.SimpleQueue[_Command | object],
+    ) -> None:
+        self._path = path
+        self._ttl = ttl
+        self._busy_timeout = busy_timeout
+        self._clock = clock
+        self._queue = commands
+        self._evicted_at = float("-inf")
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(
+                self._path, timeout=self._busy_timeout, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open state file {self._path}: {exc}") from None
+        try:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > _SCHEMA_VERSION:
+                raise ConfigurationError(
+                    f"state file {self._path} was written by a newer fastwait (schema {version})"
+                )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            connection.close()
+            raise ConfigurationError(
+                f"cannot use {self._path} as a fastwait state file: {exc}"
+            ) from None
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def run(self) -> None:
+        """Apply queued commands, a batch per transaction, until the close marker."""
+        try:
+            connection = self._open()
+        except ConfigurationError as error:
+            self._refuse_all(error)
+            return
+        try:
+            while True:
+                batch: list[_Command] = []
+                closing = False
+                item = self._queue.get()
+                while True:
+                    if item is _CLOSE:
+                        closing = True
+                    else:
+                        assert isinstance(item, _Command)
+                        batch.append(item)
+                    if len(batch) >= _BATCH:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    self._apply(connection, batch)
+                if closing:
+                    return
+        finally:
+            connection.close()
+
+    def _refuse_all(self, error: FastwaitError) -> None:
+        """Fail every request with ``error`` until closed (the file could not be opened)."""
+        while True:
+            item = self._queue.get()
+            if item is _CLOSE:
+                return
+            assert isinstance(item, _Command)
+            reply = item.reply
+            if reply is not None and reply.set_running_or_notify_cancel():
+                reply.set_exception(error)
+
+    def _apply(self, connection: sqlite3.Connection, batch: list[_Command]) -> None:
+        """Run ``batch`` in one transaction; answer the callers only after it committed."""
+        now = self._clock()
+        answers: list[tuple[_Reply, Any]] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for command in batch:
+                reply = command.reply
+                if reply is not None and not reply.set_running_or_notify_cancel():
+                    continue  # the caller was cancelled before we got to it
+                value = command.action(connection, now)
+                if reply is not None:
+                    answers.append((reply, value))
+            if now - self._evicted_at > min(self._ttl, 60.0):
+                self._evict(connection, now)
+            connection.execute("COMMIT")
+        except Exception as exc:  # the thread must outlive any failure, or callers hang
+            if connection.in_transaction:
+                connection.rollback()
+            error = self._error(exc) if isinstance(exc, sqlite3.Error) else exc
+            log.error("state file %s: %d queued writes failed: %r", self._path, len(batch), exc)
+            for command in batch:
+                reply = command.reply
+                if reply is not None and reply.running():
+                    reply.set_exception(error)
+            return
+        for reply, value in answers:
+            reply.set_result(value)
+
+    def _error(self, exc: sqlite3.Error) -> FastwaitError:
+        """``exc`` as fastwait's error: busy is transient, anything else needs a person."""
+        if _is_busy(exc):
+            error: FastwaitError = TransportError(f"state file {self._path} is busy: {exc}")
+        else:
+            error = ConfigurationError(f"state file {self._path} cannot be written: {exc}")
+        error.__cause__ = exc
+        return error
+
+    def _evict(self, connection: sqlite3.Connection, now: float) -> None:
+        cutoff = now - self._ttl
+        connection.execute("DELETE FROM results WHERE stored_at < ?", (cutoff,))
+        connection.execute("DELETE FROM jobs WHERE resolved_at < ?", (cutoff,))
+        self._evicted_at = now
+
+
+class SQLiteResultStore:
+    """Terminal results and the journal of awaited jobs, in the SQLite file at ``path``.
+
+    Implements :class:`~fastwait.ResultStore` and ``JobJournal``. Results are kept ``ttl``
+    seconds (evicted lazily). Constructing it does no I/O; the file is opened (and created) by
+    the first call, which raises :class:`ConfigurationError` when ``path`` is not a usable
+    SQLite file (a directory, unwritable, not a database, written by a newer fastwait). Later
+    storage failures raise :class:`TransportError` when the file is locked by another process
+    past ``busy_timeout`` seconds (transient) and :class:`ConfigurationError` otherwise (disk
+    full, I/O error). Use it from one event loop; :meth:`aclose` flushes and closes it. Journal
+    calls after :meth:`aclose` are ignored; other calls raise ``RuntimeError``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        ttl: float = 600.0,
+        busy_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(path, str | os.PathLike):
+            raise ConfigurationError(f"state must be a file path, not {path!r}")
+        if not ttl > 0:
+            raise ConfigurationError("result ttl must be positive")
+        if not busy_timeout >= 0:
+            raise ConfigurationError("busy_timeout must be >= 0")
+        self._path = os.fspath(path)
+        self._ttl = float(ttl)
+        self._queue: queue.SimpleQueue[_Command | object] = queue.SimpleQueue()
+        self._writer = _Writer(self._path, self._ttl, float(busy_timeout), clock, self._queue)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SQLiteResultStore({self._path!r})"
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._writer.run,
+                name=f"fastwait-sqlite-{os.path.basename(self._path)}",
+                daemon=True,  # a process that never closes the store must still be able to exit
+            )
+            self._thread.start()
+
+    async def aclose(self) -> None:
+        """Apply everything queued, commit, close the file and end the thread. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        thread = self._thread
+        if thread is None:
+            return
+        self._queue.put(_CLOSE)
+        await asyncio.to_thread(thread.join)
+
+    async def __aenter__(self) -> SQLiteResultStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_thread", None) is not None and not self._closed:
+            self._closed = True
+            self._queue.put(_CLOSE)  # the thread commits what is queued and ends
+            _warn(f"unclosed {self!r}: call aclose()", ResourceWarning, source=self)
+
+    # --- calls from the event loop ------------------------------------------------------------
+    def _enqueue(self, action: _Action) -> None:
+        if self._closed:
+            return
+        self._start()
+        self._queue.put(_Command(action, None))
+
+    async def _call(self, action: _Action) -> Any:
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        self._start()
+        reply: _Reply = concurrent.futures.Future()
+        self._queue.put(_Command(action, reply))
+        return await asyncio.wrap_future(reply)
+
+    # --- ResultStore ------------------------------------------------------------------------
+    async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
+        """Store ``resolution`` unless ``key`` has a result; return the one stored.
+
+        Also marks the job resolved in the journal; both are committed before this returns.
+        """
+        encoded = encode_resolution(resolution)
+        provider, job_id = key
+        ttl = self._ttl
+
+        def put(connection: sqlite3.Connection, now: float) -> Resolution:
+            connection.execute(
+                "DELETE FROM results WHERE provider = ? AND job_id = ? AND stored_at < ?",
+                (provider, job_id, now - ttl),
+            )
+            inserted = connection.execute(
+                "INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?)",
+                (provider, job_id, encoded, now),
+            ).rowcount
+            connection.execute(
+                "UPDATE jobs SET resolved_at = ? WHERE provider = ? AND job_id = ?"
+                " AND resolved_at IS NULL",
+                (now, provider, job_id),
+            )
+            if inserted:
+                return resolution
+            (stored,) = connection.execute(
+                "SELECT resolution FROM results WHERE provider = ? AND job_id = ?",
+                (provider, job_id),
+            ).fetchone()
+            try:
+                return decode_resolution(stored)
+            except ConfigurationError as exc:
+                log.warning("replacing the unreadable stored result of %s job %s: %s", *key, exc)
+                connection.execute(
+                    "UPDATE results SET resolution = ?, stored_at = ?"
+                    " WHERE provider = ? AND job_id = ?",
+                    (encoded, now, provider, job_id),
+                )
+                return resolution
+
+        result: Resolution = await self._call(put)
+        return result
+
+    async def get(self, key: JobKey) -> Resolution | None:
+        """The stored result of ``key`` if it is younger than ``ttl``, else None."""
+        provider, job_id = key
+        ttl = self._ttl
+
+        def read(connection: sqlite3.Connection, now: float) -> str | None:
+            row = connection.execute(
+                "SELECT resolution FROM results WHERE provider = ? AND job_id = ?"
+                " AND stored_at >= ?",
+                (provider, job_id, now - ttl),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        stored = await self._call(read)
+        if stored is None:
+            return None
+        try:
+            return decode_resolution(stored)
+        except ConfigurationError as exc:
+            log.warning("ignoring the unreadable stored result of %s job %s: %s", *key, exc)
+            return None
+
+    def listen(self, deliver: Callable[[JobKey, Resolution], None]) -> None:
+        """Nothing is announced: one process at a time owns a state file."""
+
+    # --- JobJournal -------------------------------------------------------------------------
+    def job_tracked(
+        self, key: JobKey, *, submitted_at: float | None, webhook_expected: bool
+    ) -> None:
+        """Queue: ``key`` is awaited (a job already journaled keeps its first submission time)."""
+        provider, job_id = key
+
+        def track(connection: sqlite3.Connection, now: float) -> None:
+            connection.execute(
+                "INSERT INTO jobs (provider, job_id, submitted_at, webhook_expected)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (provider, job_id) DO UPDATE SET"
+                " submitted_at = coalesce(jobs.submitted_at, excluded.submitted_at),"
+                " webhook_expected = excluded.webhook_expected",
+                (provider, job_id, submitted_at, int(webhook_expected)),
+            )
+
+        self._enqueue(track)
+
+    def job_polled(self, key: JobKey, *, state: JobState, next_poll_at: float) -> None:
+        """Queue: ``key`` was seen in ``state`` and is next polled at ``next_poll_at``."""
+        provider, job_id = key
+
+        def polled(connection: sqlite3.Connection, now: float) -> None:
+            connection.execute(
+                "UPDATE jobs SET last_state = ?, next_poll_at = ?"
+                " WHERE provider = ? AND job_id = ? AND resolved_at IS NULL",
+                (state.value, next_poll_at, provider, job_id),
+            )
+
+        self._enqueue(polled)
+
+    def job_abandoned(self, key: JobKey) -> None:
+        """Queue: ``key`` failed permanently (e.g. 404); a restart must not resume it."""
+        provider, job_id = key
+
+        def abandon(connection: sqlite3.Connection, now: float) -> None:
+            connection.execute(
+                "DELETE FROM jobs WHERE provider = ? AND job_id = ? AND resolved_at IS NULL",
+                (provider, job_id),
+            )
+
+        self._enqueue(abandon)
+
+    async def unresolved_jobs(self, provider: str) -> list[TrackedJob]:
+        """``provider``'s journaled jobs without a result, oldest submission first.
+
+        Everything queued before this call is applied first, so it sees its own writes.
+        """
+
+        def select(connection: sqlite3.Connection, now: float) -> list[tuple[Any, ...]]:
+            return connection.execute(
+                "SELECT job_id, submitted_at, next_poll_at, last_state, webhook_expected"
+                " FROM jobs WHERE provider = ? AND resolved_at IS NULL AND NOT EXISTS"
+                " (SELECT 1 FROM results r"
+                "  WHERE r.provider = jobs.provider AND r.job_id = jobs.job_id)"
+                " ORDER BY submitted_at, job_id",
+                (provider,),
+            ).fetchall()
+
+        rows = await self._call(select)
+        states = {state.value: state for state in JobState}
+        return [
+            TrackedJob(
+                provider=provider,
+                job_id=job_id,
+                submitted_at=submitted_at,
+                next_poll_at=next_poll_at,
+                last_state=states.get(last_state),
+                webhook_expected=bool(webhook_expected),
+            )
+            for job_id, submitted_at, next_poll_at, last_state, webhook_expected in rows
+        ]

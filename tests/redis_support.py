@@ -1,0 +1,106 @@
+"""The real Redis for the tests that need it, skipped where there is none unless CI requires it.
+
+The README's test command must pass on a machine without Redis, so these tests skip with a
+one-line reason when ``127.0.0.1:6379`` does not answer; CI sets ``FASTWAIT_REQUIRE_REDIS=1``,
+which turns that skip into a failure. Every test gets a random key prefix, deleted afterwards,
+so runs sharing one server never see each other's keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from fastwait._redis_store import RedisResultStore
+
+__all__ = ["REDIS_URL", "RedisHarness", "redis_harness"]
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@functools.cache
+def _unavailable() -> str | None:
+    """Why Redis cannot be used here, or None when it answers PING."""
+    try:
+        import redis
+    except ImportError:
+        return "the redis package is not installed"
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"no Redis server answers at {REDIS_URL} ({exc.__class__.__name__})"
+    finally:
+        client.close()
+    return None
+
+
+def require_redis() -> None:
+    """Skip the calling test without Redis; fail it instead when CI requires Redis."""
+    reason = _unavailable()
+    if reason is None:
+        return
+    if os.environ.get("FASTWAIT_REQUIRE_REDIS") == "1":
+        pytest.fail(f"FASTWAIT_REQUIRE_REDIS=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+class RedisHarness:
+    """One test's view of Redis: a private prefix, stores under it, and an admin client."""
+
+    def __init__(self, admin: Any, prefix: str) -> None:
+        self.url = REDIS_URL
+        self.prefix = prefix
+        self.admin = admin
+        self._stores: list[RedisResultStore] = []
+
+    def store(self, **options: Any) -> RedisResultStore:
+        """A new replica's store under this test's prefix (closed after the test at the latest)."""
+        store = RedisResultStore(self.url, prefix=self.prefix, **options)
+        self._stores.append(store)
+        return store
+
+    async def kill_connections(self, store: RedisResultStore, kind: str | None = None) -> int:
+        """Make Redis drop ``store``'s connections (``kind``: "pubsub", "normal" or both).
+
+        Only that replica's connections are killed (they are named after its replica id),
+        so other tests and other processes sharing the server are not disturbed.
+        """
+        name = f"fastwait-{store.replica_id}"
+        killed = 0
+        for client in (
+            await self.admin.client_list(_type=kind) if kind else await self.admin.client_list()
+        ):
+            if client.get("name") == name:
+                killed += await self.admin.client_kill_filter(_id=client["id"])
+        return killed
+
+    async def aclose(self) -> None:
+        for store in self._stores:
+            await store.aclose()
+        keys = [key async for key in self.admin.scan_iter(match=f"{self.prefix}*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await self.admin.delete(*keys[start : start + 1000])
+        await self.admin.aclose()
+
+
+@contextlib.asynccontextmanager
+async def redis_harness() -> AsyncIterator[RedisHarness]:
+    """A :class:`RedisHarness` (or a skip); its stores and keys are gone afterwards."""
+    require_redis()
+    import redis.asyncio
+
+    harness = RedisHarness(
+        redis.asyncio.Redis.from_url(REDIS_URL),
+        prefix=f"fastwait-test:{secrets.token_hex(6)}:",
+    )
+    try:
+        yield harness
+    finally:
+        await harness.aclose()
