@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         description="fastwait's poller against hand-written polling loops, on the fake provider.",
     )
     add = parser.add_argument
-    add("which", nargs="?", choices=("polling", "scale", "receiver", "all"), default="all")
+    add("which", nargs="?", choices=("polling", "scale", "receiver", "redis", "all"), default="all")
     add("--json", metavar="PATH", help="also write the figures to PATH")
     add("--jobs", type=int, default=300, help="jobs per strategy in polling (default 300)")
     add("--scale-jobs", type=int, default=10_000, help="jobs in scale (default 10000)")
@@ -94,6 +94,12 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         reports.append(report)
     if args.which in ("receiver", "all"):
         report = await bench_receiver.run(bench_receiver.ReceiverOptions(seed=seed + 3))
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    if args.which == "redis":  # needs a Redis server, so not part of "all"
+        from . import bench_redis
+
+        report = await bench_redis.run(bench_redis.RedisOptions(seed=seed + 4))
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     return reports

@@ -1,0 +1,198 @@
+"""Replicas sharing Redis: one polls each job, a dead one is replaced, a lost connection costs
+nothing. Each replica is a Client with its own Registry and RedisResultStore; one test runs a
+replica as a real process and kills it with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+from redis_support import RedisHarness, redis_harness
+
+from fastwait import Client, JobResult, JobState, PollPolicy, Registry
+from fastwait._redis_store import RedisResultStore
+from fastwait.providers import ToolsFastCompress
+from fastwait.testing import FakeProvider
+
+pytestmark = pytest.mark.redis
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+POLICY = PollPolicy(ceiling=1.0)
+"""Short delays between polls, so leases (1.5 * ceiling + 1 = 2.5 s) turn over fast."""
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[RedisHarness]:
+    async with redis_harness() as harness:
+        yield harness
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeProvider]:
+    async with FakeProvider(seed=3) as provider:
+        yield provider
+
+
+def create_jobs(fake: FakeProvider, count: int, low: float, high: float, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [fake.create_job("compress", duration=rng.uniform(low, high)) for _ in range(count)]
+
+
+def requests(fake: FakeProvider, job_ids: Sequence[str]) -> int:
+    return sum(fake.job("compress", job_id).requests for job_id in job_ids)
+
+
+@contextlib.asynccontextmanager
+async def replica(fake: FakeProvider, store: RedisResultStore) -> AsyncIterator[Client]:
+    """One replica: a client polling the fake, its registry backed by ``store``."""
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with Registry(store) as registry, Client(api, registry=registry, policy=POLICY) as client:
+        yield client
+
+
+async def await_all(client: Client, job_ids: Sequence[str]) -> dict[str, JobResult]:
+    return {result.job_id: result async for result in client.as_completed(job_ids, timeout=20)}
+
+
+def all_succeeded(results: dict[str, JobResult], job_ids: Sequence[str]) -> bool:
+    return results.keys() == set(job_ids) and all(r.succeeded for r in results.values())
+
+
+async def test_three_replicas_awaiting_the_same_jobs_poll_each_from_one_replica(
+    redis: RedisHarness, fake: FakeProvider
+) -> None:
+    shared = create_jobs(fake, 300, 0.3, 3.0, seed=1)
+    alone = create_jobs(fake, 300, 0.3, 3.0, seed=1)  # the same durations, one replica
+    async with (
+        replica(fake, redis.store()) as a,
+        replica(fake, redis.store()) as b,
+        replica(fake, redis.store()) as c,
+        replica(fake, redis.store()) as single,
+    ):
+        *trio, baseline = await asyncio.gather(
+            await_all(a, shared),
+            await_all(b, shared),
+            await_all(c, shared),
+            await_all(single, alone),
+        )
+    assert all(all_succeeded(results, shared) for results in trio)
+    assert all_succeeded(baseline, alone)
+    # One replica at a time polls a job: the others learn its result through Redis.
+    pollers = [sum(results[job_id].polls > 0 for results in trio) for job_id in shared]
+    assert pollers.count(1) >= 0.95 * len(shared)
+    # So the three cost about what one costs (the baseline ran alongside, under the same load).
+    assert requests(fake, shared) <= 1.5 * requests(fake, alone)
+
+
+_REPLICA_PROCESS = """
+import asyncio, sys
+from fastwait import Client, PollPolicy, Registry
+from fastwait._redis_store import RedisResultStore
+from fastwait.providers import ToolsFastCompress
+
+async def main(url, prefix, base_url, ids):
+    store = RedisResultStore(url, prefix=prefix)
+    api = ToolsFastCompress("test-key", base_url)
+    async with Registry(store) as registry, Client(
+        api, registry=registry, policy=PollPolicy(ceiling=1.0)
+    ) as client:
+        print("replica", store.replica_id, flush=True)
+        async for result in client.as_completed(ids):
+            print("resolved", result.job_id, flush=True)
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))
+"""
+
+
+async def test_the_jobs_of_a_killed_replica_are_taken_over_by_another(
+    redis: RedisHarness, fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_ids = create_jobs(fake, 40, 3.0, 4.0, seed=2)
+    script = tmp_path / "replica.py"
+    script.write_text(_REPLICA_PROCESS)
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        redis.url,
+        redis.prefix,
+        fake.base_url("compress"),
+        *job_ids,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert doomed.stdout is not None
+        first_line = (await asyncio.wait_for(doomed.stdout.readline(), 15)).split()
+        assert first_line[0] == b"replica", first_line
+        async with asyncio.timeout(15):  # until the doomed replica leased and polled every job
+            # Another process does the polling: there is no event to await, only counters.
+            while not all(fake.job("compress", i).requests for i in job_ids):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        leases = await redis.admin.mget([f"{redis.prefix}lease:compress:{i}" for i in job_ids])
+        held = sum(lease == first_line[1] for lease in leases)
+        async with replica(fake, redis.store()) as survivor:
+            waiting = asyncio.create_task(await_all(survivor, job_ids))
+            doomed.send_signal(signal.SIGKILL)
+            results = await waiting
+    finally:
+        if doomed.returncode is None:
+            doomed.kill()
+        await doomed.communicate()
+    assert held > len(job_ids) // 2, "the killed replica held few leases: nothing was tested"
+    assert all_succeeded(results, job_ids)
+
+
+async def test_every_job_resolves_although_redis_drops_the_connections_mid_wait(
+    redis: RedisHarness, fake: FakeProvider
+) -> None:
+    job_ids = create_jobs(fake, 100, 0.5, 3.0, seed=4)
+    stores = [redis.store(reconnect_max_delay=0.2) for _ in range(2)]
+
+    async def drop_connections() -> None:
+        for _ in range(4):
+            await asyncio.sleep(0.6)
+            for store in stores:
+                await redis.kill_connections(store)
+
+    async with replica(fake, stores[0]) as a, replica(fake, stores[1]) as b:
+        dropping = asyncio.create_task(drop_connections())
+        results = await asyncio.gather(await_all(a, job_ids), await_all(b, job_ids))
+        await dropping
+    assert all(all_succeeded(replica_results, job_ids) for replica_results in results)
+    assert all(
+        r.status is not None and r.status.state is JobState.SUCCEEDED
+        for replica_results in results
+        for r in replica_results.values()
+    )
+
+
+async def test_the_replicas_sample_wakes_one_replica_with_the_webhook_of_the_other(
+    redis: RedisHarness,
+) -> None:
+    sample = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(SAMPLES / "replicas.py"),
+        "--fake",
+        "--redis",
+        redis.url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(sample.communicate(), 60)
+    output = stdout.decode()
+    submitted = re.search(r"submitted job (\w+)", output)
+    if submitted is not None:  # the sample keeps fastwait's default prefix: remove its keys
+        job = submitted.group(1)
+        await redis.admin.delete(
+            f"fastwait:result:compress:{job}", f"fastwait:lease:compress:{job}"
+        )
+    assert sample.returncode == 0, stderr.decode()
+    assert "replica A: webhook says job" in output
+    assert "is SUCCEEDED, by webhook" in output
