@@ -4,7 +4,7 @@ The poller and the webhook receiver both :meth:`Registry.publish` what they lear
 :meth:`Registry.wait` on a job key and never know (or care) which source answered. Promises:
 
 * any number of waiters may await one key; cancelling or timing out one never disturbs the
-  others (each awaits a shield of the shared future);
+  others (each awaits a future of its own, resolved directly when the result arrives);
 * the first terminal status wins; a later duplicate is ignored and a *conflicting* one (another
   terminal state) is logged, never applied;
 * a terminal status published before anyone waits is kept by the :class:`ResultStore` (bounded
@@ -34,20 +34,26 @@ ResolvedCallback = Callable[[JobKey, Resolution], None]
 
 
 class _Waiting:
-    """The shared future of one awaited key and what else is known meanwhile."""
+    """The futures of one awaited key's waiters (one each) and what else is known meanwhile."""
 
-    __slots__ = ("future", "last_status", "waiters")
+    __slots__ = ("futures", "last_status")
 
-    def __init__(self, future: asyncio.Future[Resolution]) -> None:
-        self.future = future
-        self.waiters = 0
+    def __init__(self) -> None:
+        self.futures: list[asyncio.Future[Resolution]] = []
         self.last_status: JobStatus | None = None
 
+    def resolve(self, resolution: Resolution) -> None:
+        for future in self.futures:
+            if not future.done():  # a cancelled waiter's future is done already
+                future.set_result(resolution)
 
-def _consume_exception(future: asyncio.Future[Resolution]) -> None:
-    # A failure may land after every waiter left; reading it keeps asyncio from warning.
-    if not future.cancelled():
-        future.exception()
+    def fail(self, error: BaseException) -> None:
+        for future in self.futures:
+            if not future.done():
+                future.set_exception(error)
+                # Marked as retrieved: a waiter that leaves before awaiting its future (while
+                # the store is looked up) never reads it, and asyncio would report it.
+                future.exception()
 
 
 class Registry:
@@ -107,27 +113,30 @@ class Registry:
         """Like :meth:`wait`, with how and when the result arrived."""
         waiting = self._waiting.get(key)
         if waiting is None:
-            waiting = _Waiting(asyncio.get_running_loop().create_future())
-            waiting.future.add_done_callback(_consume_exception)
-            self._waiting[key] = waiting
-        waiting.waiters += 1
+            waiting = self._waiting[key] = _Waiting()
+        future: asyncio.Future[Resolution] = asyncio.get_running_loop().create_future()
+        waiting.futures.append(future)
         try:
-            if not waiting.future.done():
-                stored = await self._store.get(key)
-                if stored is not None:
-                    self._deliver(key, stored)
-            return await asyncio.wait_for(asyncio.shield(waiting.future), timeout)
+            stored = await self._store.get(key)
+            if stored is not None and not future.done():
+                self._deliver(key, stored)
+            if timeout is None:
+                return await future
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status) from None
         finally:
-            waiting.waiters -= 1
-            if waiting.waiters == 0 and self._waiting.get(key) is waiting:
-                del self._waiting[key]
+            # A delivery or failure took the whole entry away; otherwise only this waiter goes.
+            if self._waiting.get(key) is waiting:
+                waiting.futures.remove(future)
+                if not waiting.futures:
+                    del self._waiting[key]
 
     def waiters(self, key: JobKey) -> int:
         """How many callers await ``key`` right now."""
         waiting = self._waiting.get(key)
-        return 0 if waiting is None else waiting.waiters
+        return 0 if waiting is None else len(waiting.futures)
 
     def last_status(self, key: JobKey) -> JobStatus | None:
         """The newest non-terminal status published for an awaited key."""
@@ -175,13 +184,13 @@ class Registry:
     def fail(self, key: JobKey, error: FastwaitError) -> None:
         """Fail the current waiters of ``key`` with a permanent error (nothing is stored)."""
         waiting = self._waiting.pop(key, None)
-        if waiting is not None and not waiting.future.done():
-            waiting.future.set_exception(error)
+        if waiting is not None:
+            waiting.fail(error)
 
     def _deliver(self, key: JobKey, resolution: Resolution) -> None:
         waiting = self._waiting.pop(key, None)
-        if waiting is not None and not waiting.future.done():
-            waiting.future.set_result(resolution)
+        if waiting is not None:
+            waiting.resolve(resolution)
         for listener in tuple(self._resolved_listeners):
             try:
                 listener(key, resolution)
@@ -224,8 +233,7 @@ class Registry:
         """Release the store; waiters still pending get :class:`RuntimeError`."""
         waiting, self._waiting = self._waiting, {}
         for entry in waiting.values():
-            if not entry.future.done():
-                entry.future.set_exception(RuntimeError("registry closed"))
+            entry.fail(RuntimeError("registry closed"))
         await self._store.aclose()
 
     async def __aenter__(self) -> Registry:

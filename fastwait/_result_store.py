@@ -135,21 +135,24 @@ class MemoryResultStore:
         return len(self._results)
 
     def _evict(self) -> None:
+        """Drop the results older than ``ttl``; :meth:`put_first` keeps the count bounded."""
         deadline = self._clock() - self._ttl
         results = self._results
         while results:
             key, (stored_at, _) = next(iter(results.items()))
-            if stored_at > deadline and len(results) <= self._max_results:
+            if stored_at > deadline:
                 break
             del results[key]
 
     async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
         self._evict()
-        stored = self._results.get(key)
+        results = self._results
+        stored = results.get(key)
         if stored is not None:
             return stored[1]
-        self._results[key] = (self._clock(), resolution)
-        self._evict()
+        results[key] = (self._clock(), resolution)
+        if len(results) > self._max_results:
+            results.popitem(last=False)
         return resolution
 
     async def get(self, key: JobKey) -> Resolution | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+from typing import Any
 
 import pytest
 
 from fastwait import JobState, JobStatus, Registry
-from fastwait._result_store import MemoryResultStore
+from fastwait._result_store import MemoryResultStore, Resolution
 from fastwait.exceptions import NotFoundError, WaitTimeout
 
 KEY = ("compress", "019c56457340753ba9441d7b4e6516a0")
@@ -40,6 +42,44 @@ async def test_cancelling_one_waiter_leaves_the_others_waiting() -> None:
     await registry.publish(status(JobState.FAILED))
     assert (await second).state is JobState.FAILED
     assert first.cancelled()
+
+
+async def test_one_waiter_timing_out_leaves_the_others_waiting() -> None:
+    registry = Registry()
+    hasty = asyncio.create_task(registry.wait(KEY, timeout=0.01))
+    patient = asyncio.create_task(registry.wait(KEY))
+    with pytest.raises(WaitTimeout):
+        await hasty
+    assert registry.waiters(KEY) == 1
+    await registry.publish(status(JobState.SUCCEEDED))
+    assert (await patient).state is JobState.SUCCEEDED
+
+
+class GatedStore(MemoryResultStore):
+    """A store whose ``get`` waits for ``opened``, as a remote store's would for its answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = asyncio.Event()
+
+    async def get(self, key: tuple[str, str]) -> Resolution | None:
+        await self.opened.wait()
+        return await super().get(key)
+
+
+async def test_a_failure_its_waiter_never_reads_is_not_reported() -> None:
+    reported: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: reported.append(context))
+    registry = Registry(GatedStore())
+    waiter = asyncio.create_task(registry.wait(KEY))
+    await asyncio.sleep(0)  # registered, still looking in the store
+    registry.fail(KEY, NotFoundError(404, "jobs.not_found"))
+    waiter.cancel()  # leaves before it ever awaits the failed future
+    await asyncio.wait([waiter])
+    assert waiter.cancelled()
+    del waiter  # with its traceback, the last reference to that future
+    gc.collect()
+    assert reported == []
 
 
 async def test_a_result_published_before_anyone_waits_is_returned_at_once() -> None:
