@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -12,7 +13,7 @@ import seed_payloads as seeds
 
 from fastwait.exceptions import BadResponseError
 from fastwait.providers import _wire
-from fastwait.providers._converter import structure, wire_name
+from fastwait.providers._converter import _converter, _fast_converter, structure, wire_name
 from fastwait.providers._wire import (
     CompareResponse,
     CompressorAppJob,
@@ -77,31 +78,54 @@ COST_ESTIMATE = {
 }
 
 
-@pytest.mark.parametrize(
-    ("payload", "cls"),
-    [
-        (seeds.TF_COMPRESS_STATUS, JobStatusResponse),
-        (seeds.TF_CONVERT_STATUS, JobStatusResponse),
-        (seeds.TF_MODELS_STATUS, JobStatusResponse),
-        (seeds.TF_ACCEPTED, JobAcceptedResponse),
-        (seeds.TF_COMPARE, CompareResponse),
-        (seeds.TF_ENTITLEMENTS, EntitlementsResponse),
-        (seeds.TF_LEGACY_COMPRESSORS, CompressorsListResponse),
-        (seeds.TF_ERROR_NOT_FOUND, ErrorResponse),
-        (seeds.TF_ERROR_NOT_READY, ErrorResponse),
-        (seeds.TF_ERROR_INVALID_EXTENSION, ErrorResponse),
-        (seeds.COMPRESSORAPP_ACK, CompressorAppJob),
-        (seeds.COMPRESSORAPP_PROCESSING, CompressorAppJob),
-        (seeds.COMPRESSORAPP_COMPLETED, CompressorAppJob),
-        (seeds.COMPRESSORAPP_FAILED, CompressorAppJob),
-        (seeds.MEDIA_ACCEPTED, MediaJobAccepted),
-        (seeds.MEDIA_DONE, MediaJobStatus),
-        (COMPRESSORS, GetCompressorsResponse),
-        (COST_ESTIMATE, CostEstimateResponse),
-    ],
-)
+DOCUMENTED_SHAPES: list[tuple[dict[str, Any], type[Any]]] = [
+    (seeds.TF_COMPRESS_STATUS, JobStatusResponse),
+    (seeds.TF_CONVERT_STATUS, JobStatusResponse),
+    (seeds.TF_MODELS_STATUS, JobStatusResponse),
+    (seeds.TF_ACCEPTED, JobAcceptedResponse),
+    (seeds.TF_COMPARE, CompareResponse),
+    (seeds.TF_ENTITLEMENTS, EntitlementsResponse),
+    (seeds.TF_LEGACY_COMPRESSORS, CompressorsListResponse),
+    (seeds.TF_ERROR_NOT_FOUND, ErrorResponse),
+    (seeds.TF_ERROR_NOT_READY, ErrorResponse),
+    (seeds.TF_ERROR_INVALID_EXTENSION, ErrorResponse),
+    (seeds.COMPRESSORAPP_ACK, CompressorAppJob),
+    (seeds.COMPRESSORAPP_PROCESSING, CompressorAppJob),
+    (seeds.COMPRESSORAPP_COMPLETED, CompressorAppJob),
+    (seeds.COMPRESSORAPP_FAILED, CompressorAppJob),
+    (seeds.MEDIA_ACCEPTED, MediaJobAccepted),
+    (seeds.MEDIA_DONE, MediaJobStatus),
+    (COMPRESSORS, GetCompressorsResponse),
+    (COST_ESTIMATE, CostEstimateResponse),
+]
+
+
+@pytest.mark.parametrize(("payload", "cls"), DOCUMENTED_SHAPES)
 def test_every_documented_shape_structures(payload: dict[str, Any], cls: type[Any]) -> None:
     assert isinstance(structure(payload, cls), cls)
+
+
+@pytest.mark.parametrize(("payload", "cls"), DOCUMENTED_SHAPES)
+def test_the_fast_reading_agrees_with_the_detailed_one(
+    payload: dict[str, Any], cls: type[Any]
+) -> None:
+    assert _fast_converter.structure(payload, cls) == _converter.structure(payload, cls)
+
+
+def test_an_integral_number_the_fast_reading_declines_is_still_an_integer() -> None:
+    payload = _with(seeds.TF_COMPRESS_STATUS, "metrics.inputBytes", 10333959.0)
+
+    metrics = structure(payload, JobStatusResponse).metrics
+    assert metrics.input_bytes == 10333959
+    assert type(metrics.input_bytes) is int
+
+
+def test_a_mapping_that_is_not_a_dict_is_still_read() -> None:
+    payload = MappingProxyType(seeds.TF_COMPRESS_STATUS)
+
+    assert structure(payload, JobStatusResponse) == structure(
+        seeds.TF_COMPRESS_STATUS, JobStatusResponse
+    )
 
 
 def test_camel_case_keys_fill_snake_case_attributes() -> None:

@@ -9,6 +9,11 @@ path (``$.progress.percent``). Unknown fields are ignored, so an API may add fie
 
 The wire models keep snake_case attribute names; the camelCase key of each attribute is derived
 once, by a hook factory built on ``make_dict_structure_fn`` and ``override(rename=...)``.
+
+Two converters share these rules. The fast one (``detailed_validation=False``) reads every
+payload first: it stops at the first problem without collecting anything. Only when it fails is
+the payload read again by the detailed one, whose error names every offending field, so a
+well-formed status pays nothing for the quality of the message a broken one gets.
 """
 
 from __future__ import annotations
@@ -112,32 +117,129 @@ def _is_array_type(type_: Any) -> bool:
     return typing.get_origin(type_) is tuple and is_sequence(type_)
 
 
+def _is_optional(type_: Any) -> bool:
+    args = typing.get_args(type_)
+    return (
+        typing.get_origin(type_) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+    )
+
+
+def _optional_factory(type_: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """``X | None`` with the hook of ``X`` looked up once, not on every value as cattrs does."""
+    inner = next(arg for arg in typing.get_args(type_) if arg is not type(None))
+    structure_inner = converter.get_structure_hook(inner)
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        return None if value is None else structure_inner(value, inner)
+
+    return structure_optional
+
+
 def _camel_case_factory(cl: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
     """Structure an attrs class from a JSON object whose keys are the camelCase attributes."""
     renames: dict[str, Any] = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cl)}
     generated = make_dict_structure_fn(cl, converter, **renames)
 
     def structure_object(value: Any, type_: Any) -> Any:
-        if not isinstance(value, Mapping):
+        # The exact-type test first: decoded JSON objects are dicts, and it skips the ABC.
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise _WrongType(value)
         return generated(value, type_)
 
     return structure_object
 
 
-def _make_converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
+# --- the fast reading --------------------------------------------------------------------
+# The fast converter reads a wire model with code generated for it, which checks JSON's own
+# types inline instead of calling a hook per field. It only has to be right when it returns:
+# whatever it is not sure of raises, and structure() then asks the detailed converter, which
+# also accepts what is left to it (5.0 for an integer, a Mapping that is not a dict).
+
+
+class _Unsure(Exception):
+    """The fast reading declines a payload; the detailed converter decides."""
+
+
+_INLINE_CHECKS: dict[Any, tuple[str, ...]] = {
+    str: ("if type({v}) is not str:", "    raise _Unsure"),
+    int: ("if type({v}) is not int:", "    raise _Unsure"),
+    bool: ("if type({v}) is not bool:", "    raise _Unsure"),
+    float: (
+        "if type({v}) is not float:",
+        "    if type({v}) is not int:",
+        "        raise _Unsure",
+        "    {v} = float({v})",
+    ),
+}
+
+
+# Defaults passed on as they are (a factory would have to be called).
+_PLAIN_DEFAULTS: frozenset[type] = frozenset(
+    {type(attrs.NOTHING), type(None), str, int, float, bool}
+)
+
+
+def _value_lines(
+    type_: Any, v: str, hook: str, namespace: dict[str, Any], converter: cattrs.Converter
+) -> list[str]:
+    """Lines that check (or structure) the JSON value in variable ``v`` as ``type_``."""
+    if type_ in _INLINE_CHECKS:
+        return [line.format(v=v) for line in _INLINE_CHECKS[type_]]
+    if _is_optional(type_):
+        inner = next(arg for arg in typing.get_args(type_) if arg is not type(None))
+        lines = _value_lines(inner, v, hook, namespace, converter)
+        return [f"if {v} is not None:", *("    " + line for line in lines)]
+    namespace[hook] = converter.get_structure_hook(type_)
+    namespace[f"{hook}_type"] = type_
+    return [f"{v} = {hook}({v}, {hook}_type)"]
+
+
+def _fast_object_factory(cl: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """Structure an attrs class from a dict with camelCase keys, in one generated function."""
+    fields = attrs.fields(attrs.resolve_types(cl))
+    if any(
+        not a.init or a.kw_only or a.alias != a.name or type(a.default) not in _PLAIN_DEFAULTS
+        for a in fields
+    ):
+        return _camel_case_factory(cl, converter)  # attrs features the generator leaves out
+    namespace: dict[str, Any] = {"_Unsure": _Unsure, "cl": cl}
+    lines = ["def structure(o, _):", "    if type(o) is not dict:", "        raise _Unsure"]
+    for n, a in enumerate(fields):
+        v, key = f"v{n}", wire_name(a.name)
+        checks = _value_lines(a.type, v, f"h{n}", namespace, converter)
+        if a.default is attrs.NOTHING:
+            lines += [f"    {v} = o[{key!r}]", *("    " + line for line in checks)]
+        elif a.default is None and _is_optional(a.type):  # absent reads as None
+            lines += [f"    {v} = o.get({key!r})", *("    " + line for line in checks)]
+        else:
+            namespace[f"d{n}"] = a.default
+            lines += [f"    if {key!r} in o:", f"        {v} = o[{key!r}]"]
+            lines += [*("        " + line for line in checks), "    else:", f"        {v} = d{n}"]
+    lines.append(f"    return cl({', '.join(f'v{n}' for n in range(len(fields)))})")
+    exec(compile("\n".join(lines), f"<fastwait fast structure {cl.__name__}>", "exec"), namespace)
+    generated: Callable[[Any, Any], Any] = namespace["structure"]
+    return generated
+
+
+def _make_converter(*, detailed: bool) -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed)
     converter.register_structure_hook(str, _structure_str)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_structure_hook_factory(_is_array_type, _strict_sequence_factory)
-    converter.register_structure_hook_factory(attrs.has, _camel_case_factory)
+    converter.register_structure_hook_factory(_is_optional, _optional_factory)
+    converter.register_structure_hook_factory(
+        attrs.has, _camel_case_factory if detailed else _fast_object_factory
+    )
     return converter
 
 
-_converter = _make_converter()
+_fast_converter = _make_converter(detailed=False)
+_converter = _make_converter(detailed=True)
 
 # --- error messages ----------------------------------------------------------------------
 
@@ -194,6 +296,11 @@ def structure(payload: Any, cls: type[T], *, source: str = "", secrets: Iterable
     path when the payload does not match the model; no cattrs exception escapes. ``source``
     prefixes the message (the provider's name); ``secrets`` are removed from it.
     """
+    if type(payload) is dict or isinstance(payload, Mapping):
+        try:
+            return _fast_converter.structure(payload, cls)
+        except Exception:
+            pass  # read again below, for the message that names every offending field
     prefix = f"{source}: {cls.__name__}" if source else cls.__name__
     if not isinstance(payload, Mapping):
         raise BadResponseError(f"{prefix}: expected an object @ $")
