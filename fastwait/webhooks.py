@@ -36,6 +36,7 @@ from typing import Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from fastwait.exceptions import ConfigurationError, WebhookVerificationError
 
@@ -66,6 +67,8 @@ _TIMESTAMP: Final = re.compile(r"0|[1-9][0-9]{0,11}")
 _PRINTABLE_TOKEN: Final = re.compile(r"[\x21-\x7e]+")
 # version -> length in bytes of its signature: HMAC-SHA256 and Ed25519.
 _SIGNATURE_BYTES: Final = {"v1": 32, "v1a": 64}
+_HEADER_NAMES: Final = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_SINGLE_V1_LENGTH: Final = len("v1,") + 44  # one v1 entry: 32 bytes in padded base64
 
 
 class MalformedHeader(WebhookVerificationError):
@@ -114,7 +117,7 @@ class StandardWebhookVerifier:
     Raises :class:`ConfigurationError` when no key is given or a key cannot be decoded.
     """
 
-    __slots__ = ("_clock", "_hmac_keys", "_public_keys", "_tolerance")
+    __slots__ = ("_clock", "_hmacs", "_public_keys", "_tolerance")
 
     def __init__(
         self,
@@ -126,9 +129,13 @@ class StandardWebhookVerifier:
     ) -> None:
         if isinstance(secrets, str) or isinstance(public_keys, str):
             raise ConfigurationError("secrets and public_keys are lists of keys, not one string")
-        self._hmac_keys = tuple(_hmac_secret(s, prefix_required=False) for s in secrets)
+        # Keyed once: copying a keyed HMAC is cheaper than keying one per webhook.
+        self._hmacs = tuple(
+            hmac.new(_hmac_secret(s, prefix_required=False), digestmod=hashlib.sha256)
+            for s in secrets
+        )
         self._public_keys = tuple(_public_key(k) for k in public_keys)
-        if not self._hmac_keys and not self._public_keys:
+        if not self._hmacs and not self._public_keys:
             raise ConfigurationError("give at least one secret (whsec_) or public key (whpk_)")
         if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
             raise ConfigurationError("tolerance must be a finite number of seconds >= 0")
@@ -142,7 +149,7 @@ class StandardWebhookVerifier:
 
     def __repr__(self) -> str:
         return (
-            f"StandardWebhookVerifier(secrets={len(self._hmac_keys)}, "
+            f"StandardWebhookVerifier(secrets={len(self._hmacs)}, "
             f"public_keys={len(self._public_keys)}, tolerance={self._tolerance:g})"
         )
 
@@ -159,8 +166,7 @@ class StandardWebhookVerifier:
             raise MalformedHeader("webhook-timestamp is not canonical decimal seconds")
         entries = _parse_signatures(signature_header)
         self._check_tolerance(int(timestamp))
-        content = b"".join((f"{msg_id}.{timestamp}.".encode("ascii"), body))
-        if self._matches(entries, content):
+        if self._matches(entries, f"{msg_id}.{timestamp}.".encode("ascii"), body):
             return msg_id
         raise SignatureMismatch("no signature matches a configured key")
 
@@ -175,13 +181,20 @@ class StandardWebhookVerifier:
                 now=now,
             )
 
-    def _matches(self, entries: list[tuple[str, bytes]], content: bytes) -> bool:
-        macs = [hmac.digest(key, content, hashlib.sha256) for key in self._hmac_keys]
+    def _matches(self, entries: list[tuple[str, bytes]], prefix: bytes, body: bytes) -> bool:
+        """True when an entry is signed by a configured key over ``prefix + body``."""
+        macs: list[bytes] | None = None
+        content: bytes | None = None
         for version, signature in entries:
             if version == "v1":
-                if any(hmac.compare_digest(mac, signature) for mac in macs):
-                    return True
+                if macs is None:
+                    macs = [_digest(keyed, prefix, body) for keyed in self._hmacs]
+                for mac in macs:
+                    if hmac.compare_digest(mac, signature):
+                        return True
             elif version == "v1a":
+                if content is None:
+                    content = prefix + body
                 for public_key in self._public_keys:
                     try:
                         public_key.verify(signature, content)
@@ -189,6 +202,14 @@ class StandardWebhookVerifier:
                         continue
                     return True
         return False
+
+
+def _digest(keyed: hmac.HMAC, prefix: bytes, body: bytes) -> bytes:
+    """The MAC of ``prefix + body`` by a copy of an already keyed HMAC (the bytes not joined)."""
+    mac = keyed.copy()
+    mac.update(prefix)
+    mac.update(body)
+    return mac.digest()
 
 
 class StandardWebhookSigner:
@@ -250,19 +271,37 @@ class StandardWebhookSigner:
 
 def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
     """The id, timestamp and signature header values; each must appear exactly once."""
+    if isinstance(headers, CIMultiDictProxy | CIMultiDict):
+        # aiohttp's headers: look the three names up (multidict folds case with str.lower, as
+        # the scan below does); anything but one non-empty value each takes the scan for its
+        # error message.
+        id_values = headers.getall("webhook-id", ())
+        timestamp_values = headers.getall("webhook-timestamp", ())
+        signature_values = headers.getall("webhook-signature", ())
+        if len(id_values) == len(timestamp_values) == len(signature_values) == 1:
+            msg_id, timestamp, signature = id_values[0], timestamp_values[0], signature_values[0]
+            if (
+                isinstance(msg_id, str)
+                and isinstance(timestamp, str)
+                and isinstance(signature, str)
+                and msg_id
+                and timestamp
+                and signature
+            ):
+                return msg_id, timestamp, signature
     found: dict[str, str] = {}
     for name, value in headers.items():
         if not isinstance(name, str):
             continue
         lowered = name.lower()
-        if lowered not in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+        if lowered not in _HEADER_NAMES:
             continue
         if lowered in found:
             raise MalformedHeader(f"{lowered} appears more than once")
         if not isinstance(value, str):
             raise MalformedHeader(f"{lowered} is not text")
         found[lowered] = value
-    for required in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+    for required in _HEADER_NAMES:
         if not found.get(required):
             raise MalformedHeader(f"{required} header is missing or empty")
     return found["webhook-id"], found["webhook-timestamp"], found["webhook-signature"]
@@ -282,6 +321,12 @@ def _parse_signatures(header: str) -> list[tuple[str, bytes]]:
     Every entry must read ``version,base64``; a known version must carry a signature of its
     exact length. Any departure rejects the whole header rather than guessing.
     """
+    if len(header) == _SINGLE_V1_LENGTH and header.startswith("v1,"):
+        # The common header, one v1 entry: strict base64 holds no space nor unprintable
+        # character, so decoding it is the whole check. Otherwise the full parse decides.
+        signature = _b64decode(header[3:])
+        if signature is not None and len(signature) == _SIGNATURE_BYTES["v1"]:
+            return [("v1", signature)]
     if len(header) > _MAX_SIGNATURE_HEADER:
         raise MalformedHeader("webhook-signature is too long")
     tokens = [token for token in header.split(" ") if token]
@@ -373,6 +418,6 @@ def _b64(data: bytes) -> str:
 def _b64decode(text: str) -> bytes | None:
     """Strict standard base64 (padded, no stray characters), or None."""
     try:
-        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
-    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return binascii.a2b_base64(text, strict_mode=True)  # a str must be ASCII, or ValueError
+    except (binascii.Error, ValueError):
         return None

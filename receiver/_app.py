@@ -20,6 +20,7 @@ or chunked sender cannot make it buffer more). What a body means is the receiver
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
@@ -37,6 +38,10 @@ RECEIVER_KEY: Final = web.AppKey("fastwait.receiver", WebhookReceiver)
 
 _PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
 _UTF8: Final = frozenset({"utf-8", "utf8"})
+# What web.json_response({"status": outcome}) would send, encoded once.
+_OUTCOMES: Final = {
+    outcome: json.dumps({"status": outcome}).encode() for outcome in ("accepted", "duplicate")
+}
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -138,7 +143,7 @@ def _signed_handler(receiver: WebhookReceiver) -> _Handler:
             outcome = await receiver.accept_signed(provider, request.headers, body)
         except Rejection as rejection:
             return _refuse(rejection)
-        return web.json_response({"status": outcome})
+        return _answer(outcome)
 
     return receive_signed
 
@@ -153,13 +158,15 @@ def _callback_handler(receiver: WebhookReceiver) -> _Handler:
             outcome = await receiver.accept_callback(claim, provider, body)
         except Rejection as rejection:
             return _refuse(rejection)
-        return web.json_response({"status": outcome})
+        return _answer(outcome)
 
     return receive_callback
 
 
 def _require_json(request: web.Request) -> None:
     """415 unless the body is declared ``application/json`` (a charset, if any, UTF-8)."""
+    if request.headers.get("Content-Type") == "application/json":
+        return  # the usual header, accepted without parsing it
     charset = request.charset
     if request.content_type != "application/json" or (
         charset is not None and charset.lower() not in _UTF8
@@ -175,14 +182,26 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise Rejection(413, "body_too_large")
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(limit + 1 - size):
-        chunks.append(chunk)
-        size += len(chunk)
+    stream = request.content
+    chunk = await stream.read(limit + 1)
+    if len(chunk) == declared:
+        return chunk  # aiohttp's parser never passes on more than the declared length
+    chunks = [chunk]
+    size = len(chunk)
+    while chunk:
         if size > limit:
             raise Rejection(413, "body_too_large")
+        chunk = await stream.read(limit + 1 - size)
+        chunks.append(chunk)
+        size += len(chunk)
     return b"".join(chunks)
+
+
+def _answer(outcome: str) -> web.Response:
+    body = _OUTCOMES.get(outcome)
+    if body is None:
+        return web.json_response({"status": outcome})
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def _refuse(rejection: Rejection) -> web.Response:

@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from fastwait import (
     CallbackBindings,
@@ -48,6 +48,10 @@ class Rejection(Exception):
 def _reject_constant(name: str) -> NoReturn:
     # NaN and Infinity are not JSON (RFC 8259), though Python's decoder accepts them.
     raise ValueError(f"{name} is not JSON")
+
+
+_JSON: Final = json.JSONDecoder(parse_constant=_reject_constant)
+"""Built once: ``json.loads`` with any keyword builds a new decoder on every call."""
 
 
 class WebhookReceiver:
@@ -177,7 +181,7 @@ class WebhookReceiver:
         applied = False
         try:
             status = self._parse(provider, body)
-            await self._publish(status, f"webhook {msg_id}")
+            await self._publish(status, "webhook", msg_id)
             applied = True
         finally:
             self._deliveries.finish(key, applied=applied)
@@ -207,7 +211,7 @@ class WebhookReceiver:
         except UnicodeDecodeError:
             raise Rejection(400, "invalid_utf8") from None
         try:
-            payload = json.loads(text, parse_constant=_reject_constant)
+            payload = _JSON.decode(text)
         except (ValueError, RecursionError):
             raise Rejection(400, "invalid_json") from None
         try:
@@ -225,17 +229,18 @@ class WebhookReceiver:
             )
             raise Rejection(400, "invalid_status") from None
 
-    async def _publish(self, status: JobStatus, via: str) -> None:
+    async def _publish(self, status: JobStatus, via: str, msg_id: str = "") -> None:
         try:
             resolved = await self._registry.publish(status, source="webhook")
         except Exception:
             log.exception("publishing a %s status failed", status.provider)
             raise Rejection(503, "unavailable") from None
-        log.info(
-            "%s %s job %s is %s%s",
-            via,
-            status.provider,
-            status.id,
-            status.state.name,
-            " (resolved)" if resolved else "",
-        )
+        if log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
+            log.info(
+                "%s %s job %s is %s%s",
+                f"{via} {msg_id}" if msg_id else via,
+                status.provider,
+                status.id,
+                status.state.name,
+                " (resolved)" if resolved else "",
+            )

@@ -11,6 +11,7 @@ the path is logged with the token replaced.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Final
@@ -24,7 +25,15 @@ _TOKEN_IN_PATH: Final = re.compile(r"/callbacks/[^/?#]+")
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
-    """One line per request: remote, method, path (callback tokens hidden), status, seconds."""
+    """One line per request: remote, method, path (callback tokens hidden), status, seconds.
+
+    Like aiohttp's own access logger it is enabled only while its logger takes INFO records,
+    so with logging off aiohttp skips it (and its timing) for every request.
+    """
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         path = _TOKEN_IN_PATH.sub("/callbacks/<token>", request.path)

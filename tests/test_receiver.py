@@ -479,6 +479,23 @@ async def test_a_chunked_body_growing_past_the_limit_is_413(make_client: MakeCli
         assert response.status == 413
 
 
+async def test_a_chunked_body_within_the_limit_is_read_whole(
+    make_client: MakeClient, registry: Registry
+) -> None:
+    client = await make_client(max_body_bytes=1024)
+    seen = statuses_of(registry)
+    body = padded_status(1000)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 256):
+            yield body[start : start + 256]
+
+    async with client.post("/hooks/compress", data=chunks(), headers=signed(body)) as response:
+        assert response.request_info.headers.get("Transfer-Encoding") == "chunked"
+        assert response.status == 200
+    assert [status.id for status in seen] == [seeds.TF_COMPRESS_STATUS["id"]]
+
+
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])

@@ -22,6 +22,7 @@ from fastwait import CallbackTokens, JobState, Registry, StandardWebhookSigner
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress
 from receiver import create_app, serve
 from receiver.__main__ import build_providers, main
+from receiver._server import RedactingAccessLogger
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-tests-hmac-secret-0123").decode()
 TOKENS = CallbackTokens("receiver-tests-callback-secret")
@@ -51,6 +52,15 @@ async def test_the_access_log_hides_callback_tokens(caplog: pytest.LogCaptureFix
                 response.release()
     assert token not in caplog.text
     assert '"POST /callbacks/<token>" 200' in caplog.text
+
+
+def test_the_access_log_is_skipped_while_its_logger_is_off() -> None:
+    logger = logging.getLogger("tests.receiver.access")
+    access_log = RedactingAccessLogger(logger, "")
+    logger.setLevel(logging.WARNING)
+    assert not access_log.enabled
+    logger.setLevel(logging.INFO)
+    assert access_log.enabled
 
 
 def test_base_urls_apply_to_all_providers_or_to_the_one_named() -> None:
