@@ -219,10 +219,8 @@ def payload_job_id(job_id: str, *, source: str, field: str) -> str:
     An id the API (or a webhook sender) gives is later put into request paths and registry
     keys, so an empty one or one with ``/`` is a :class:`BadResponseError` naming ``field``.
     """
-    try:
-        require_job_id(job_id)
-    except ConfigurationError:
-        raise BadResponseError(f"{source}: not a valid job id @ {field}") from None
+    if not _JOB_ID.fullmatch(job_id) or job_id in (".", ".."):
+        raise BadResponseError(f"{source}: not a valid job id @ {field}")
     return job_id
 
 
