@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from fastwait._models import JobState
 from fastwait.exceptions import (
     ApiError,
     AuthenticationError,
@@ -36,6 +37,7 @@ __all__ = [
     "decode_json",
     "error_class",
     "header_value",
+    "job_state",
     "parse_retry_after",
     "payload_job_id",
     "redact",
@@ -211,6 +213,21 @@ def require_job_id(job_id: object) -> str:
             f"job id {shown} must be non-empty, use only A-Z a-z 0-9 . _ ~ -, and not be . or .."
         )
     return urllib.parse.quote(job_id, safe="")
+
+
+def job_state(
+    states: Mapping[str, JobState], status: str, *, source: str, secrets: Iterable[str]
+) -> JobState:
+    """The normalized state an API's status name stands for (names match case-insensitively).
+
+    An unknown name is a :class:`BadResponseError`: a client that guessed would either stop
+    polling a running job or poll a finished one forever.
+    """
+    state = states.get(status.casefold())
+    if state is None:
+        shown = redact(status[:40], secrets)
+        raise BadResponseError(f"{source}: unknown job status {shown!r} @ $.status")
+    return state
 
 
 def payload_job_id(job_id: str, *, source: str, field: str) -> str:

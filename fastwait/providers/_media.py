@@ -37,8 +37,8 @@ from fastwait.providers._converter import structure
 from fastwait.providers._errors import (
     api_error,
     decode_json,
+    job_state,
     payload_job_id,
-    redact,
     require_base_url,
     require_http_url,
     require_job_id,
@@ -133,11 +133,7 @@ class MediaJobs(Provider):
         return structure(payload, cls, source=self.name, secrets=self._secrets)
 
     def _state(self, status: str) -> JobState:
-        state = _STATES.get(status.casefold())
-        if state is None:
-            shown = redact(status[:40], self._secrets)
-            raise BadResponseError(f"{self.name}: unknown job status {shown!r} @ $.status")
-        return state
+        return job_state(_STATES, status, source=self.name, secrets=self._secrets)
 
     def parse_status(self, payload: Any) -> JobStatus:
         wire = self._structure(payload, MediaJobStatus)
