@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import heapq
 import logging
 import random
@@ -252,11 +253,9 @@ class Poller:
             delay = due - self.now()
             if delay > 0:
                 self._wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._wakeup.wait()
-                except TimeoutError:
-                    pass
                 continue
             heapq.heappop(heap)
             await self._slots.acquire()

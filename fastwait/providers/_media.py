@@ -21,6 +21,7 @@ Where the seed documents are silent, this module chooses:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -205,11 +206,9 @@ class MediaJobs(Provider):
                 nested = structure(decoded, MediaErrorResponse).error
                 code, detail = nested.code, nested.message
             except BadResponseError:
-                try:
+                with contextlib.suppress(BadResponseError):
                     flat = structure(decoded, MediaFlatErrorResponse)
                     code, detail = flat.error, flat.message
-                except BadResponseError:
-                    pass
         return api_error(
             http_status,
             code,

@@ -18,6 +18,7 @@ Where the seed documents are silent, this module chooses:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping
@@ -230,11 +231,8 @@ class _ToolsFastJobs(Provider):
         code = detail = None
         decoded = decode_json(body)
         if isinstance(decoded, Mapping):
-            try:
+            with contextlib.suppress(BadResponseError):
                 envelope = structure(decoded, ErrorResponse)
-            except BadResponseError:
-                pass
-            else:
                 code, detail = envelope.error, envelope.detail
         return api_error(
             http_status,

@@ -11,6 +11,7 @@ delays other webhooks only once all workers are busy. Outcomes are recorded, nev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import random
 import string
@@ -125,11 +126,9 @@ class WebhookScheduler:
             self._wake.clear()
             self._queue_due()
             delay = self._heap[0][0] - self._clock() if self._heap else None
-            try:
+            with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
-            except TimeoutError:
-                pass
 
     def _queue_due(self) -> None:
         now = self._clock()
