@@ -1,22 +1,29 @@
 """fastwait: await the results of remote jobs, by polling or by webhook, with one line."""
 
-from fastwait._callback_bindings import CallbackBindings
-from fastwait._callback_tokens import CallbackClaim, CallbackTokens
 from fastwait._client import Client, JobResult
 from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
-from fastwait._poller import PollStats
-from fastwait._redis_store import RedisResultStore
-from fastwait._registry import Registry
-from fastwait._result_store import MemoryResultStore, Resolution, ResultStore
-from fastwait._schedule import PollPolicy
-from fastwait._sqlite_store import SQLiteResultStore
 from fastwait.exceptions import (
     FastwaitError,
     JobCanceled,
     JobFailed,
     WaitTimeout,
 )
-from fastwait.webhooks import StandardWebhookSigner, StandardWebhookVerifier
+from fastwait.polling import PollPolicy, PollStats
+from fastwait.registry import (
+    MemoryResultStore,
+    RedisResultStore,
+    Registry,
+    Resolution,
+    ResultStore,
+    SQLiteResultStore,
+)
+from fastwait.webhooks import (
+    CallbackBindings,
+    CallbackClaim,
+    CallbackTokens,
+    StandardWebhookSigner,
+    StandardWebhookVerifier,
+)
 
 __all__ = [
     "CallbackBindings",

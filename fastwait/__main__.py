@@ -2,6 +2,6 @@
 
 import sys
 
-from fastwait._cli import main
+from fastwait.cli import main
 
 sys.exit(main())

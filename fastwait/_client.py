@@ -22,21 +22,14 @@ from typing import Self
 import aiohttp
 import attrs
 
-from fastwait._callback_bindings import CallbackBindings
-from fastwait._callback_tokens import CallbackTokens
-from fastwait._files import (
+from fastwait._models import JobAccepted, JobState, JobStatus
+from fastwait._transport import HttpTransport
+from fastwait.downloads._files import (
     AtomicFile,
     extract_zip,
     filename_from_content_disposition,
     safe_filename,
 )
-from fastwait._jobid import uuid7_created_at
-from fastwait._models import JobAccepted, JobState, JobStatus
-from fastwait._poller import Poller, PollStats
-from fastwait._registry import Registry
-from fastwait._result_store import JobJournal, Resolution
-from fastwait._schedule import PollPolicy
-from fastwait._transport import HttpTransport
 from fastwait.exceptions import (
     ConfigurationError,
     FastwaitError,
@@ -44,8 +37,15 @@ from fastwait.exceptions import (
     JobFailed,
     UnsupportedOperationError,
 )
+from fastwait.polling._job_age import uuid7_created_at
+from fastwait.polling._poller import Poller, PollStats
+from fastwait.polling._schedule import PollPolicy
 from fastwait.providers import Provider, ToolsFastCompress
 from fastwait.providers._wire import CompareResponse, EntitlementsResponse, GetCompressorsResponse
+from fastwait.registry._registry import Registry
+from fastwait.registry._store import JobJournal, Resolution
+from fastwait.webhooks._callback_bindings import CallbackBindings
+from fastwait.webhooks._callback_tokens import CallbackTokens
 
 __all__ = ["Client", "JobResult"]
 
@@ -93,8 +93,8 @@ class Client:
     other clients; ``policy`` tunes the adaptive poll schedule; ``on_progress`` is called with
     every non-terminal status this client's poller sees (it must not block).
 
-    Hybrid mode: with ``callback_url`` (the public root of a :mod:`receiver` app fed into the
-    same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
+    Hybrid mode: with ``callback_url`` (the public root of a :mod:`fastwait.receiver` app fed into
+    the same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
     for APIs that sign their webhooks, ``{callback_url}/callbacks/{token}`` with a per-job
     token derived from ``webhook_secret`` for those that cannot — and waiting relies on the
     webhook, keeping only a slow safety-net poll per job so a lost webhook costs latency, never

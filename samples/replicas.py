@@ -25,8 +25,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import receiver
-from fastwait import Client, FastwaitError, Registry, Resolution, StandardWebhookVerifier
+from fastwait import Client, FastwaitError, Registry, Resolution, StandardWebhookVerifier, receiver
 from fastwait.providers import ToolsFastCompress
 from fastwait.testing import FakeProvider
 

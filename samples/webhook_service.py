@@ -23,7 +23,6 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-import receiver
 from fastwait import (
     CallbackBindings,
     CallbackTokens,
@@ -31,6 +30,7 @@ from fastwait import (
     FastwaitError,
     Registry,
     StandardWebhookVerifier,
+    receiver,
 )
 from fastwait.providers import ToolsFastCompress
 from fastwait.testing import FakeProvider

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from fastwait._redis_store import RedisResultStore
+from fastwait.registry._redis import RedisResultStore
 
 __all__ = ["REDIS_URL", "RedisHarness", "redis_harness"]
 

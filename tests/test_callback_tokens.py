@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from fastwait._callback_tokens import MAX_TOKEN_LENGTH, CallbackClaim, CallbackTokens
 from fastwait.exceptions import ConfigurationError, WebhookVerificationError
 from fastwait.webhooks import BadCallbackToken
+from fastwait.webhooks._callback_tokens import MAX_TOKEN_LENGTH, CallbackClaim, CallbackTokens
 
 SECRET = "0123456789abcdef-callback-secret"
 URL_SAFE = re.compile(r"[A-Za-z0-9_.-]+")

@@ -17,7 +17,6 @@ from fastwait import (
     Registry,
     Resolution,
 )
-from fastwait._result_store import JobKey
 from fastwait.exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -28,6 +27,7 @@ from fastwait.exceptions import (
     WaitTimeout,
 )
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress
+from fastwait.registry._store import JobKey
 from fastwait.testing import FakeProvider
 
 # Quick polls so tests take fractions of a second; the schedule's rules are the same.

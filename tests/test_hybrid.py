@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import receiver
 from fastwait import (
     CallbackBindings,
     CallbackTokens,
@@ -18,6 +17,7 @@ from fastwait import (
     PollPolicy,
     Registry,
     StandardWebhookVerifier,
+    receiver,
 )
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import MediaJobs, Provider, ToolsFastCompress

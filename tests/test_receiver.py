@@ -42,8 +42,8 @@ from fastwait.providers import (
     ToolsFastCompress,
     ToolsFastConvert,
 )
+from fastwait.receiver import CallbackBindings, create_app, get_receiver, setup
 from fastwait.webhooks import generate_signing_key
-from receiver import CallbackBindings, create_app, get_receiver, setup
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-tests-hmac-secret-0123").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another-hmac-secret-0123456789").decode()

@@ -1,4 +1,4 @@
-"""Serving the receiver: ``receiver.serve`` on a real port, and ``python -m receiver``."""
+"""Serving the receiver: ``serve`` on a port, ``fastwait receive`` and the standalone service."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,10 +20,10 @@ import seed_payloads as seeds
 from aiohttp import web
 
 from fastwait import CallbackTokens, JobState, Registry, StandardWebhookSigner
+from fastwait.cli._receive import build_providers, main
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress
-from receiver import create_app, serve
-from receiver.__main__ import build_providers, main
-from receiver._server import RedactingAccessLogger
+from fastwait.receiver import create_app, serve
+from fastwait.receiver._server import RedactingAccessLogger
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-tests-hmac-secret-0123").decode()
 TOKENS = CallbackTokens("receiver-tests-callback-secret")
@@ -97,25 +98,15 @@ def test_the_cli_refuses_to_start_misconfigured(
     assert SECRET not in capsys.readouterr().err
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-async def test_python_m_receiver_applies_a_webhook_and_stops_on_sigterm() -> None:
-    env = {**os.environ, "FASTWAIT_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
+async def _webhook_then_sigterm(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> None:
+    """Start ``command``, deliver one signed webhook, see it logged, stop it with SIGTERM."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "receiver",
-        "--port",
-        "0",
-        "--provider",
-        "compress",
-        cwd=ROOT,
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
+        *command, cwd=cwd, env=env, stderr=asyncio.subprocess.PIPE
     )
     assert process.stderr is not None
     try:
         line = await asyncio.wait_for(process.stderr.readline(), timeout=10)
-        found = re.search(rb"receiving on (http://\S+)", line)
+        found = re.search(rb"receiving on (http://\S+) \(compress\)", line)
         assert found, line
         body = json.dumps(seeds.TF_COMPRESS_STATUS).encode()
         headers = {
@@ -135,6 +126,78 @@ async def test_python_m_receiver_applies_a_webhook_and_stops_on_sigterm() -> Non
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_fastwait_receive_applies_a_webhook_and_stops_on_sigterm() -> None:
+    env = {**os.environ, "FASTWAIT_WEBHOOK_SECRET": SECRET}
+    command = [sys.executable, "-m", "fastwait", "receive", "--port", "0", "--provider", "compress"]
+    await _webhook_then_sigterm(command, env)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_a_receiver_module_of_the_users_own_does_not_shadow_fastwait_receive(
+    tmp_path: Path,
+) -> None:
+    # A service's own receiver.py is first on sys.path for "python -m" run in its folder.
+    (tmp_path / "receiver.py").write_text("raise SystemExit('the user module was imported')\n")
+    env = {**os.environ, "FASTWAIT_WEBHOOK_SECRET": SECRET}
+    command = [sys.executable, "-m", "fastwait", "receive", "--port", "0", "--provider", "compress"]
+    await _webhook_then_sigterm(command, env, cwd=tmp_path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_the_standalone_service_is_configured_from_the_environment() -> None:
+    env = {
+        **os.environ,
+        "FASTWAIT_PROVIDERS": "compress",
+        "FASTWAIT_WEBHOOK_SECRET": SECRET,
+        "FASTWAIT_RECEIVER_PORT": "0",
+    }
+    await _webhook_then_sigterm([sys.executable, str(ROOT / "receiver" / "service.py")], env)
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({}, "FASTWAIT_PROVIDERS"),
+        ({"FASTWAIT_PROVIDERS": "compress"}, "FASTWAIT_WEBHOOK_SECRET"),
+        (
+            {"FASTWAIT_PROVIDERS": "nope", "FASTWAIT_WEBHOOK_SECRET": SECRET},
+            "FASTWAIT_PROVIDERS",
+        ),
+        (
+            {"FASTWAIT_PROVIDERS": "compress", "FASTWAIT_WEBHOOK_SECRET": "not-a-secret"},
+            "FASTWAIT_WEBHOOK_SECRET",
+        ),
+        (
+            {
+                "FASTWAIT_PROVIDERS": "compress",
+                "FASTWAIT_WEBHOOK_SECRET": SECRET,
+                "FASTWAIT_RECEIVER_PORT": "70000",
+            },
+            "FASTWAIT_RECEIVER_PORT",
+        ),
+    ],
+    ids=["no-providers", "no-secret", "unknown-provider", "bad-secret", "bad-port"],
+)
+def test_the_standalone_service_refuses_a_bad_environment_in_one_line(
+    variables: dict[str, str], named: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTWAIT_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "receiver" / "service.py")],
+        env={**env, **variables},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("fastwait-receiver: error:")
+    assert named in result.stderr
+    assert SECRET not in result.stderr
 
 
 async def test_serve_runs_the_apps_cleanup_on_exit() -> None:

@@ -13,10 +13,10 @@ import pytest
 from redis_support import RedisHarness, redis_harness
 
 from fastwait import JobState, JobStatus, Registry
-from fastwait._redis_store import RedisResultStore
-from fastwait._resolution_codec import encode_resolution
-from fastwait._result_store import JobKey, PollLease, Resolution
 from fastwait.exceptions import ConfigurationError, TransportError, WaitTimeout
+from fastwait.registry._codec import encode_resolution
+from fastwait.registry._redis import RedisResultStore
+from fastwait.registry._store import JobKey, PollLease, Resolution
 
 KEY = ("compress", "019c56457340753ba9441d7b4e6516a0")
 UNREACHABLE = "redis://fastwait:s3cret-password@127.0.0.1:1/0"

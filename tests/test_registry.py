@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fastwait import JobState, JobStatus, Registry
-from fastwait._result_store import MemoryResultStore, Resolution
 from fastwait.exceptions import NotFoundError, WaitTimeout
+from fastwait.registry._store import MemoryResultStore, Resolution
 
 KEY = ("compress", "019c56457340753ba9441d7b4e6516a0")
 

@@ -18,8 +18,8 @@ import pytest
 from redis_support import RedisHarness, redis_harness
 
 from fastwait import Client, JobResult, JobState, PollPolicy, Registry
-from fastwait._redis_store import RedisResultStore
 from fastwait.providers import ToolsFastCompress
+from fastwait.registry._redis import RedisResultStore
 from fastwait.testing import FakeProvider
 
 pytestmark = pytest.mark.redis
@@ -95,7 +95,7 @@ async def test_three_replicas_awaiting_the_same_jobs_poll_each_from_one_replica(
 _REPLICA_PROCESS = """
 import asyncio, sys
 from fastwait import Client, PollPolicy, Registry
-from fastwait._redis_store import RedisResultStore
+from fastwait.registry._redis import RedisResultStore
 from fastwait.providers import ToolsFastCompress
 
 async def main(url, prefix, base_url, ids):

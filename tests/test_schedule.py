@@ -6,14 +6,14 @@ import random
 
 import pytest
 
-from fastwait._schedule import (
+from fastwait.exceptions import ConfigurationError
+from fastwait.polling._schedule import (
     JobKnowledge,
     PollPolicy,
     earliest_finish,
     next_poll_at,
     predict_finish,
 )
-from fastwait.exceptions import ConfigurationError
 
 NO_JITTER = PollPolicy(jitter=0.0)
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import ManualClock
 
 from fastwait import JobState, JobStatus, OutputInfo, Registry
-from fastwait._result_store import JobJournal, Resolution, ResultStore
-from fastwait._sqlite_store import SQLiteResultStore
 from fastwait.exceptions import ConfigurationError
+from fastwait.registry._sqlite import SQLiteResultStore
+from fastwait.registry._store import JobJournal, Resolution, ResultStore
 
 KEY = ("compress", "019c56457340753ba9441d7b4e6516a0")
 

@@ -525,7 +525,11 @@ def test_exported_names() -> None:
     assert sorted(fastwait.webhooks.__all__) == sorted(
         [
             "MAX_SIGNATURES",
+            "MAX_TOKEN_LENGTH",
             "BadCallbackToken",
+            "CallbackBindings",
+            "CallbackClaim",
+            "CallbackTokens",
             "MalformedHeader",
             "SignatureMismatch",
             "StandardWebhookSigner",

@@ -26,7 +26,7 @@ from fastwait.testing._media import MediaApi
 from fastwait.testing._state import FakeConfig, FakeState, check_provider
 from fastwait.testing._toolsfast import ToolsFastApi
 from fastwait.testing._webhooks import WebhookDelivery, WebhookScheduler
-from fastwait.webhooks import StandardWebhookSigner
+from fastwait.webhooks._signatures import StandardWebhookSigner
 
 __all__ = ["FakeProvider"]
 

@@ -22,7 +22,7 @@ import aiohttp
 import attrs
 
 from fastwait.testing._jobs import FakeJob, terminal_time
-from fastwait.webhooks import StandardWebhookSigner
+from fastwait.webhooks._signatures import StandardWebhookSigner
 
 __all__ = ["WebhookDelivery", "WebhookScheduler"]
 

@@ -3,7 +3,7 @@
 The load generator must not share the server's core, so each run starts this module fresh:
 ``python -m tests.benchmarks._receiver_server {bare,receiver} [--stamp]`` prints its URL and
 serves until SIGTERM. Both modes run the same aiohttp runner with the access log off and serve
-``POST /hooks/{provider}``: ``receiver`` is :func:`receiver.create_app` with a verifier, a
+``POST /hooks/{provider}``: ``receiver`` is :func:`fastwait.receiver.create_app` with a verifier, a
 :class:`~fastwait.Registry` and one provider; ``bare`` reads the body and answers 200.
 
 The figures are the server's own bookkeeping, never the generator's. ``POST /_bench/arm``
@@ -32,7 +32,7 @@ from aiohttp import web
 
 from fastwait import Registry, StandardWebhookVerifier
 from fastwait.providers import ToolsFastCompress
-from receiver import create_app
+from fastwait.receiver import create_app
 
 __all__ = ["HOOK_PATH", "SECRET", "main", "message_id"]
 

@@ -27,8 +27,8 @@ import attrs
 import redis.asyncio
 
 from fastwait import Client, JobState, JobStatus, Registry
-from fastwait._redis_store import RedisResultStore
 from fastwait.providers import ToolsFastCompress
+from fastwait.registry._redis import RedisResultStore
 
 from ._harness import (
     API_KEY,

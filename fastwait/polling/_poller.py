@@ -3,7 +3,7 @@
 Thousands of jobs cost a heap entry each, not a sleeping task each: the scheduler sleeps until
 the earliest due time, then starts a status request for every due job, at most
 ``max_in_flight`` at once. What to do with each answer is decided by the pure
-:func:`fastwait._schedule.next_poll_at`; this module only carries it out:
+:func:`fastwait.polling._schedule.next_poll_at`; this module only carries it out:
 
 * a terminal status is published to the registry and the job is dropped;
 * a non-terminal one is published as progress and the job rescheduled (``Retry-After`` honored);
@@ -29,10 +29,10 @@ import attrs
 import backoff
 
 from fastwait._models import JobState, JobStatus
-from fastwait._registry import Registry
-from fastwait._result_store import JobJournal, JobKey, PollLease, Resolution
-from fastwait._schedule import JobKnowledge, PollPolicy, next_poll_at
 from fastwait.exceptions import ConfigurationError, FastwaitError
+from fastwait.polling._schedule import JobKnowledge, PollPolicy, next_poll_at
+from fastwait.registry._registry import Registry
+from fastwait.registry._store import JobJournal, JobKey, PollLease, Resolution
 
 __all__ = ["FetchStatus", "PollStats", "Poller"]
 

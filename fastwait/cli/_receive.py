@@ -1,41 +1,31 @@
-"""``python -m receiver``: the webhook receiver as a service of its own.
+"""``fastwait receive``: the webhook receiver as a process of its own, configured by flags.
 
-It logs every status it receives (one line each); it is the same app :func:`receiver.create_app`
-builds, served by :func:`receiver.serve` until SIGINT or SIGTERM. Secrets may come from the
-environment (``FASTWAIT_WEBHOOK_SECRET``, ``FASTWAIT_CALLBACK_SECRET``) so they stay out of
-``ps``. Providers are built only to translate bodies (``parse_status``), which needs no API key:
-none is asked for, and the placeholder they are given is never sent anywhere.
+It logs every status it receives (one line each); it is the app :func:`fastwait.receiver.
+create_app` builds, served by :func:`fastwait.receiver.serve_until_stopped` until SIGINT or
+SIGTERM. Secrets may come from the environment (``FASTWAIT_WEBHOOK_SECRET``,
+``FASTWAIT_CALLBACK_SECRET``) so they stay out of ``ps``. The repository's ``receiver/`` service
+runs the same app configured entirely from the environment.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 from collections.abc import Sequence
 from typing import NoReturn
 
-from fastwait import CallbackTokens, JobStatus, Registry, StandardWebhookVerifier
+from fastwait._models import JobStatus
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import (
-    PROVIDERS,
-    CompressorApp,
-    MediaJobs,
-    Provider,
-    ToolsFastCompress,
-    ToolsFastConvert,
-)
-from receiver._app import create_app
-from receiver._server import serve
+from fastwait.providers import PROVIDERS, Provider
+from fastwait.receiver import create_app, receiving_providers, serve_until_stopped
+from fastwait.registry import Registry
+from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
-__all__ = ["build_providers", "main"]
+__all__ = ["build_providers", "log_status", "main", "run_receiver"]
 
 log = logging.getLogger("fastwait.receiver")
-
-_UNUSED_API_KEY = "receiver-never-calls-the-api"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,9 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m receiver", description="Receive job webhooks and log each status."
-    )
+    parser = _Parser(prog="fastwait receive", description="Receive job webhooks, log each status.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument(
@@ -94,31 +82,16 @@ def build_providers(names: Sequence[str], base_urls: Sequence[str]) -> list[Prov
             urls[named] = named_url
         else:
             urls[None] = entry
-    providers: list[Provider] = []
-    for name in dict.fromkeys(names):
-        url = urls.get(name, urls.get(None))
-        if name == "media":
-            if url is None:
-                raise ConfigurationError("media needs --base-url (it has no public address)")
-            providers.append(MediaJobs(url))
-        elif name == "compressorapp":
-            providers.append(
-                CompressorApp(_UNUSED_API_KEY)
-                if url is None
-                else CompressorApp(_UNUSED_API_KEY, url)
-            )
-        else:
-            cls = ToolsFastCompress if name == "compress" else ToolsFastConvert
-            providers.append(cls(_UNUSED_API_KEY) if url is None else cls(_UNUSED_API_KEY, url))
-    return providers
+    return receiving_providers(names, urls)
 
 
-def _log_status(status: JobStatus) -> None:
+def log_status(status: JobStatus) -> None:
+    """One INFO line per status received: provider, job, state and percent."""
     percent = "" if status.progress_percent is None else f" {status.progress_percent:g}%"
     log.info("%s job %s: %s%s", status.provider, status.id, status.state.name, percent)
 
 
-async def _run(
+async def run_receiver(
     host: str,
     port: int,
     providers: Sequence[Provider],
@@ -126,18 +99,11 @@ async def _run(
     tokens: CallbackTokens | None,
     redis: str | None = None,
 ) -> None:
+    """Serve the receiver until SIGINT/SIGTERM, publishing into a registry of its own."""
     async with Registry(redis=redis) as registry:
-        registry.subscribe(_log_status)
+        registry.subscribe(log_status)
         app = create_app(registry, providers, verifier=verifier, callback_tokens=tokens)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
-                loop.add_signal_handler(signum, stop.set)
-        async with serve(app, host, port) as url:
-            log.info("receiving on %s (%s)", url, ", ".join(p.name for p in providers))
-            await stop.wait()
-        log.info("stopped")
+        await serve_until_stopped(app, host, port, label=", ".join(p.name for p in providers))
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
@@ -162,9 +128,5 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     except ConfigurationError as exc:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(_run(args.host, args.port, providers, verifier, tokens, args.redis))
+    asyncio.run(run_receiver(args.host, args.port, providers, verifier, tokens, args.redis))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

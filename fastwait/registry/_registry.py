@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 
 from fastwait._models import JobStatus
-from fastwait._result_store import JobKey, MemoryResultStore, Resolution, ResultStore
 from fastwait.exceptions import ConfigurationError, FastwaitError, WaitTimeout
+from fastwait.registry._store import JobKey, MemoryResultStore, Resolution, ResultStore
 
 __all__ = ["Registry"]
 
@@ -78,11 +78,11 @@ class Registry:
         if sum(option is not None for option in (store, state, redis)) > 1:
             raise ConfigurationError("give at most one of store, state and redis")
         if state is not None:
-            from fastwait._sqlite_store import SQLiteResultStore
+            from fastwait.registry._sqlite import SQLiteResultStore
 
             store = SQLiteResultStore(state, ttl=result_ttl)
         elif redis is not None:
-            from fastwait._redis_store import RedisResultStore
+            from fastwait.registry._redis import RedisResultStore
 
             store = RedisResultStore(redis, ttl=result_ttl)
         self._store: ResultStore = (

@@ -120,17 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     args = build_parser().parse_args(argv)
     if args.command == "receive":
-        from receiver.__main__ import main as receive
+        from fastwait.cli._receive import main as receive
 
         return receive(args.receiver_args, prog="fastwait receive")
     try:
         if args.command == "demo":
-            from fastwait._demo import run_demo
+            from fastwait.cli._demo import run_demo
 
             if args.jobs < 1:
                 raise ConfigurationError("--jobs must be at least 1")
             return asyncio.run(run_demo(jobs=args.jobs, median=args.median, seed=args.seed))
-        from fastwait._cli_wait import WaitOptions, run_wait
+        from fastwait.cli._wait import WaitOptions, run_wait
 
         options = WaitOptions(
             provider=args.provider,

@@ -9,11 +9,8 @@ from pathlib import Path
 
 import attrs
 
-from fastwait._callback_bindings import CallbackBindings
-from fastwait._callback_tokens import CallbackTokens
 from fastwait._client import Client, JobResult
-from fastwait._display import LiveDisplay, jsonl_line, result_state, summary_table
-from fastwait._registry import Registry
+from fastwait.cli._display import LiveDisplay, jsonl_line, result_state, summary_table
 from fastwait.exceptions import ConfigurationError, FastwaitError
 from fastwait.providers import (
     CompressorApp,
@@ -22,7 +19,10 @@ from fastwait.providers import (
     ToolsFastCompress,
     ToolsFastConvert,
 )
+from fastwait.registry._registry import Registry
 from fastwait.webhooks import StandardWebhookVerifier
+from fastwait.webhooks._callback_bindings import CallbackBindings
+from fastwait.webhooks._callback_tokens import CallbackTokens
 
 __all__ = ["WaitOptions", "build_provider", "run_wait"]
 
@@ -93,7 +93,7 @@ async def _listen(
     bindings: CallbackBindings,
 ) -> AsyncIterator[str]:
     """Serve the webhook receiver inside this process, publishing into ``registry``."""
-    import receiver
+    from fastwait import receiver
 
     app = receiver.create_app(
         registry,

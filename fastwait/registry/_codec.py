@@ -12,8 +12,8 @@ from __future__ import annotations
 import cattrs
 from cattrs.preconf.json import make_converter
 
-from fastwait._result_store import Resolution
 from fastwait.exceptions import ConfigurationError
+from fastwait.registry._store import Resolution
 
 __all__ = ["decode_resolution", "encode_resolution"]
 

@@ -19,17 +19,17 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final, NoReturn
 
-from fastwait import (
+from fastwait._models import JobStatus
+from fastwait.exceptions import BadResponseError, ConfigurationError, WebhookVerificationError
+from fastwait.providers import Provider
+from fastwait.receiver._deliveries import Delivery, RecentDeliveries
+from fastwait.registry import Registry
+from fastwait.webhooks import (
     CallbackBindings,
     CallbackClaim,
     CallbackTokens,
-    JobStatus,
-    Registry,
     StandardWebhookVerifier,
 )
-from fastwait.exceptions import BadResponseError, ConfigurationError, WebhookVerificationError
-from fastwait.providers import Provider
-from receiver._deliveries import Delivery, RecentDeliveries
 
 __all__ = ["Rejection", "WebhookReceiver"]
 

@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastwait._client import Client, JobResult
-from fastwait._display import LiveDisplay, summary_table
-from fastwait._registry import Registry
+from fastwait.cli._display import LiveDisplay, summary_table
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress, ToolsFastConvert
+from fastwait.registry._registry import Registry
 from fastwait.testing import FakeProvider, LogNormalDurations
 
 __all__ = ["run_demo"]

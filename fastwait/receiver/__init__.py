@@ -6,10 +6,11 @@ arrives first. This package is the HTTP side of that: it checks that a delivery 
 (Standard Webhooks signatures on ``/hooks/{provider}``, per-job capability tokens on
 ``/callbacks/{token}`` for senders that cannot sign), that it is new, and that it is a status
 the provider's own :meth:`~fastwait.providers.Provider.parse_status` understands, then publishes
-it. It imports only fastwait's public API, so it is also an example of using it.
+it.
 
-Run it alone (``python -m receiver --help``), mount :func:`create_app` with ``add_subapp``, or
-add its routes to your app with :func:`setup`. Status codes:
+Run it alone (``fastwait receive --help``, or the service in the repository's ``receiver/``),
+mount :func:`create_app` with ``add_subapp``, or add its routes to your app with :func:`setup`.
+Status codes:
 
 =====  ==========================================================================================
 200    ``{"status": "accepted"}`` published (also for a job nobody awaits yet: it is kept), or
@@ -25,17 +26,22 @@ add its routes to your app with :func:`setup`. Status codes:
 =====  ==========================================================================================
 """
 
-from fastwait import CallbackBindings
-from receiver._app import RECEIVER_KEY, create_app, get_receiver, setup
-from receiver._receiver import WebhookReceiver
-from receiver._server import serve
+from fastwait.receiver._app import RECEIVER_KEY, create_app, get_receiver, setup
+from fastwait.receiver._providers import receiving_providers
+from fastwait.receiver._receiver import Rejection, WebhookReceiver
+from fastwait.receiver._server import RedactingAccessLogger, serve, serve_until_stopped
+from fastwait.webhooks import CallbackBindings
 
 __all__ = [
     "RECEIVER_KEY",
     "CallbackBindings",
+    "RedactingAccessLogger",
+    "Rejection",
     "WebhookReceiver",
     "create_app",
     "get_receiver",
+    "receiving_providers",
     "serve",
+    "serve_until_stopped",
     "setup",
 ]

@@ -27,10 +27,11 @@ from typing import Final
 
 from aiohttp import web
 
-from fastwait import CallbackBindings, CallbackTokens, Registry, StandardWebhookVerifier
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import Provider
-from receiver._receiver import Rejection, WebhookReceiver
+from fastwait.receiver._receiver import Rejection, WebhookReceiver
+from fastwait.registry import Registry
+from fastwait.webhooks import CallbackBindings, CallbackTokens, StandardWebhookVerifier
 
 __all__ = ["RECEIVER_KEY", "create_app", "get_receiver", "setup"]
 

@@ -36,9 +36,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from fastwait._models import JobState
-from fastwait._resolution_codec import decode_resolution, encode_resolution
-from fastwait._result_store import JobKey, Resolution, TrackedJob
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
+from fastwait.registry._codec import decode_resolution, encode_resolution
+from fastwait.registry._store import JobKey, Resolution, TrackedJob
 
 __all__ = ["SQLiteResultStore"]
 

@@ -26,7 +26,7 @@ from typing import Final
 import attrs
 
 from fastwait.exceptions import ConfigurationError
-from fastwait.webhooks import BadCallbackToken
+from fastwait.webhooks._signatures import BadCallbackToken
 
 __all__ = ["MAX_TOKEN_LENGTH", "CallbackClaim", "CallbackTokens"]
 

@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import backoff
 
-from fastwait._resolution_codec import decode_resolution, encode_resolution
-from fastwait._result_store import JobKey, Resolution
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
+from fastwait.registry._codec import decode_resolution, encode_resolution
+from fastwait.registry._store import JobKey, Resolution
 
 if TYPE_CHECKING:
     import redis.asyncio

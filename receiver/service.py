@@ -1,0 +1,170 @@
+"""The standalone webhook receiver service: fastwait's receiver, configured from the environment.
+
+It verifies each job API's webhook deliveries and publishes them into a registry — Redis, when
+``FASTWAIT_REDIS_URL`` is set, so the workers that await the jobs (any number of replicas) wake
+the moment a delivery lands; otherwise an in-memory registry, and it only logs what arrives.
+Everything comes from the environment so that a service manager (``fastwait-receiver.service``)
+or a container runtime configures it and no secret appears in ``ps``:
+
+=============================  ===========================================================
+``FASTWAIT_PROVIDERS``         required: ``compress,convert,compressorapp,media`` (any of)
+``FASTWAIT_WEBHOOK_SECRET``    ``whsec_...`` secrets, comma-separated (several: rotation)
+``FASTWAIT_WEBHOOK_PUBLIC_KEYS``  ``whpk_...`` Ed25519 keys, comma-separated
+``FASTWAIT_CALLBACK_SECRET``   secret of per-job callback tokens (default: the first
+                               webhook secret, as ``Client(webhook_secret=...)`` derives them)
+``FASTWAIT_BASE_URL``          ``URL`` or ``NAME=URL,...``: resolves relative download URLs
+                               (required for media)
+``FASTWAIT_REDIS_URL``         publish into this Redis (``redis://host:6379/0``)
+``FASTWAIT_RECEIVER_HOST``     address to bind (default ``127.0.0.1``: behind a reverse proxy)
+``FASTWAIT_RECEIVER_PORT``     port (default ``8080``; ``0`` picks a free one)
+``FASTWAIT_MAX_BODY_BYTES``    largest delivery accepted (default 1 MiB)
+``FASTWAIT_LOG_LEVEL``         ``DEBUG``, ``INFO`` (default), ``WARNING`` or ``ERROR``
+=============================  ===========================================================
+
+A misconfiguration exits with status 2 and one line naming the variable; SIGTERM or SIGINT
+stops it cleanly with status 0. Run it with ``python receiver/service.py`` from a checkout in
+an environment where fastwait is installed (see ``receiver/README.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Mapping
+
+import attrs
+
+from fastwait import JobStatus, Registry
+from fastwait.exceptions import ConfigurationError
+from fastwait.providers import PROVIDERS, Provider
+from fastwait.receiver import create_app, receiving_providers, serve_until_stopped
+from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
+
+log = logging.getLogger("fastwait.receiver")
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@attrs.frozen
+class ServiceSettings:
+    """The service's configuration, read and checked by :meth:`from_env`."""
+
+    providers: tuple[Provider, ...]
+    verifier: StandardWebhookVerifier | None = attrs.field(repr=False)
+    callback_tokens: CallbackTokens | None = attrs.field(repr=False)
+    redis_url: str | None = attrs.field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 1 << 20
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ServiceSettings:
+        """Settings from ``env``; ConfigurationError naming the variable that is wrong."""
+        names = _list(env, "FASTWAIT_PROVIDERS")
+        if not names:
+            known = ",".join(sorted(PROVIDERS))
+            raise ConfigurationError(f"set FASTWAIT_PROVIDERS (any of {known})")
+        try:
+            providers = receiving_providers(names, _base_urls(env))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"FASTWAIT_PROVIDERS / FASTWAIT_BASE_URL: {exc}") from None
+        secrets = _list(env, "FASTWAIT_WEBHOOK_SECRET")
+        public_keys = _list(env, "FASTWAIT_WEBHOOK_PUBLIC_KEYS")
+        try:
+            verifier = (
+                StandardWebhookVerifier(secrets, public_keys) if secrets or public_keys else None
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"FASTWAIT_WEBHOOK_SECRET: {exc}") from None
+        token_secret = env.get("FASTWAIT_CALLBACK_SECRET") or (secrets[0] if secrets else None)
+        try:
+            tokens = None if token_secret is None else CallbackTokens(token_secret)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"FASTWAIT_CALLBACK_SECRET: {exc}") from None
+        if verifier is None and tokens is None:
+            raise ConfigurationError(
+                "set FASTWAIT_WEBHOOK_SECRET, FASTWAIT_WEBHOOK_PUBLIC_KEYS or "
+                "FASTWAIT_CALLBACK_SECRET: without one, no delivery can be trusted"
+            )
+        level = env.get("FASTWAIT_LOG_LEVEL", "INFO").upper()
+        if level not in _LOG_LEVELS:
+            raise ConfigurationError(f"FASTWAIT_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        return cls(
+            providers=tuple(providers),
+            verifier=verifier,
+            callback_tokens=tokens,
+            redis_url=env.get("FASTWAIT_REDIS_URL") or None,
+            host=env.get("FASTWAIT_RECEIVER_HOST") or "127.0.0.1",
+            port=_int(env, "FASTWAIT_RECEIVER_PORT", 8080, 0, 65535),
+            max_body_bytes=_int(env, "FASTWAIT_MAX_BODY_BYTES", 1 << 20, 1, 1 << 30),
+            log_level=level,
+        )
+
+
+def _list(env: Mapping[str, str], name: str) -> list[str]:
+    return [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+
+
+def _base_urls(env: Mapping[str, str]) -> dict[str | None, str]:
+    urls: dict[str | None, str] = {}
+    for entry in _list(env, "FASTWAIT_BASE_URL"):
+        named, equals, url = entry.partition("=")
+        if equals and named in PROVIDERS:
+            urls[named] = url
+        else:
+            urls[None] = entry
+    return urls
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigurationError(f"{name} must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def _log_status(status: JobStatus) -> None:
+    percent = "" if status.progress_percent is None else f" {status.progress_percent:g}%"
+    log.info("%s job %s: %s%s", status.provider, status.id, status.state.name, percent)
+
+
+async def run(settings: ServiceSettings) -> None:
+    """Serve until SIGINT/SIGTERM, publishing every verified delivery into the registry."""
+    async with Registry(redis=settings.redis_url) as registry:
+        registry.subscribe(_log_status)
+        app = create_app(
+            registry,
+            settings.providers,
+            verifier=settings.verifier,
+            callback_tokens=settings.callback_tokens,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        label = ", ".join(provider.name for provider in settings.providers)
+        await serve_until_stopped(app, settings.host, settings.port, label=label)
+
+
+def main() -> int:
+    """Read the environment, then serve; exit status 2 with one line when misconfigured."""
+    try:
+        settings = ServiceSettings.from_env(os.environ)
+    except ConfigurationError as exc:
+        print(f"fastwait-receiver: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        asyncio.run(run(settings))
+    except OSError as exc:  # the port is taken, the address is not ours, ...
+        print(f"fastwait-receiver: error: cannot serve: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
