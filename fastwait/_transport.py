@@ -18,7 +18,7 @@ import aiohttp
 
 from fastwait.exceptions import BadResponseError, ConfigurationError, TransportError
 from fastwait.providers import ApiRequest, Provider
-from fastwait.providers._errors import parse_retry_after
+from fastwait.providers._headers import parse_retry_after
 
 __all__ = ["HttpTransport", "JsonResponse"]
 

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._compressorapp import CompressorApp
-from fastwait.providers._errors import parse_retry_after
+from fastwait.providers._headers import parse_retry_after
 from fastwait.providers._media import MediaJobs
 from fastwait.providers._toolsfast import ToolsFastCompress, ToolsFastConvert
 

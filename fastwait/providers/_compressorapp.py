@@ -37,16 +37,9 @@ from fastwait.exceptions import (
 )
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._converter import structure
-from fastwait.providers._errors import (
-    api_error,
-    decode_json,
-    payload_job_id,
-    require_base_url,
-    require_job_id,
-    require_secret,
-    resolve_download_url,
-    same_origin,
-)
+from fastwait.providers._errors import api_error, decode_json
+from fastwait.providers._urls import require_base_url, resolve_download_url, same_origin
+from fastwait.providers._validation import payload_job_id, require_job_id, require_secret
 from fastwait.providers._wire import CompressorAppErrorResponse, CompressorAppJob
 
 __all__ = ["DEFAULT_BASE_URL", "CompressorApp"]

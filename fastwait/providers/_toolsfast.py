@@ -31,17 +31,9 @@ from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, Queue
 from fastwait.exceptions import ApiError, BadResponseError, ConfigurationError
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._converter import structure
-from fastwait.providers._errors import (
-    api_error,
-    decode_json,
-    job_state,
-    payload_job_id,
-    require_base_url,
-    require_http_url,
-    require_job_id,
-    require_secret,
-    same_origin,
-)
+from fastwait.providers._errors import api_error, decode_json
+from fastwait.providers._urls import require_base_url, require_http_url, same_origin
+from fastwait.providers._validation import job_state, payload_job_id, require_job_id, require_secret
 from fastwait.providers._wire import (
     CompareResponse,
     EntitlementsResponse,

@@ -1,0 +1,69 @@
+"""Checks on values that enter from callers or payloads: secrets, job ids, status names.
+
+A job id ends up in request paths and registry keys, and a status name decides whether polling
+stops, so each is held to one rule here whether the caller or the API supplied it.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
+
+from fastwait._models import JobState
+from fastwait.exceptions import BadResponseError, ConfigurationError
+from fastwait.providers._errors import redact
+
+__all__ = ["job_state", "payload_job_id", "require_job_id", "require_secret"]
+
+
+def require_secret(value: object, what: str) -> str:
+    """Validate an API key or token without ever echoing it."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{what} must be a non-empty string")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        raise ConfigurationError(f"{what} must not contain whitespace or control characters")
+    return value
+
+
+_JOB_ID = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def require_job_id(job_id: object) -> str:
+    """The job id as a single URL path segment.
+
+    Only RFC 3986 unreserved characters are allowed, and ``.``/``..`` are refused, so an id can
+    never add, remove or climb path segments; anything else is a :class:`ConfigurationError`.
+    """
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id) or job_id in (".", ".."):
+        shown = repr(job_id) if len(repr(job_id)) <= 80 else repr(job_id)[:77] + "..."
+        raise ConfigurationError(
+            f"job id {shown} must be non-empty, use only A-Z a-z 0-9 . _ ~ -, and not be . or .."
+        )
+    return urllib.parse.quote(job_id, safe="")
+
+
+def job_state(
+    states: Mapping[str, JobState], status: str, *, source: str, secrets: Iterable[str]
+) -> JobState:
+    """The normalized state an API's status name stands for (names match case-insensitively).
+
+    An unknown name is a :class:`BadResponseError`: a client that guessed would either stop
+    polling a running job or poll a finished one forever.
+    """
+    state = states.get(status.casefold())
+    if state is None:
+        shown = redact(status[:40], secrets)
+        raise BadResponseError(f"{source}: unknown job status {shown!r} @ $.status")
+    return state
+
+
+def payload_job_id(job_id: str, *, source: str, field: str) -> str:
+    """A job id read from a payload, held to the same rule as ids the caller passes.
+
+    An id the API (or a webhook sender) gives is later put into request paths and registry
+    keys, so an empty one or one with ``/`` is a :class:`BadResponseError` naming ``field``.
+    """
+    if not _JOB_ID.fullmatch(job_id) or job_id in (".", ".."):
+        raise BadResponseError(f"{source}: not a valid job id @ {field}")
+    return job_id
