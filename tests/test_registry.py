@@ -11,7 +11,7 @@ import pytest
 
 from fastwait import JobState, JobStatus, Registry
 from fastwait.exceptions import NotFoundError, WaitTimeout
-from fastwait.registry._store import MemoryResultStore, Resolution
+from fastwait.registry import MemoryResultStore, Resolution
 
 KEY = ("compress", "019c56457340753ba9441d7b4e6516a0")
 

@@ -7,13 +7,13 @@ default), in a SQLite journal that outlives the process (:class:`SQLiteResultSto
 Redis, shared by replicas (:class:`RedisResultStore`, the ``fastwait[redis]`` extra).
 """
 
+from fastwait.registry._memory import MemoryResultStore
 from fastwait.registry._redis import RedisResultStore
 from fastwait.registry._registry import Registry
 from fastwait.registry._sqlite import SQLiteResultStore
 from fastwait.registry._store import (
     JobJournal,
     JobKey,
-    MemoryResultStore,
     PollLease,
     Resolution,
     ResultStore,

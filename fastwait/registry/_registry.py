@@ -23,7 +23,8 @@ from collections.abc import Callable
 
 from fastwait._models import JobStatus
 from fastwait.exceptions import ConfigurationError, FastwaitError, WaitTimeout
-from fastwait.registry._store import JobKey, MemoryResultStore, Resolution, ResultStore
+from fastwait.registry._memory import MemoryResultStore
+from fastwait.registry._store import JobKey, Resolution, ResultStore
 
 __all__ = ["Registry"]
 

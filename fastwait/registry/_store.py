@@ -1,27 +1,25 @@
 """Where terminal results live: the storage seam behind :class:`fastwait.Registry`.
 
 The registry keeps the futures that waiters await in process memory; a :class:`ResultStore`
-keeps the *results*. The in-memory store is the embedded default; durable and distributed
-stores implement the same protocol, so the first-terminal-wins rule and the early-arrival
-buffer hold across restarts and replicas.
+keeps the *results*. The in-memory store (:mod:`._memory`) is the embedded default; durable and
+distributed stores implement the same protocol, so the first-terminal-wins rule and the
+early-arrival buffer hold across restarts and replicas. A store may also be a
+:class:`JobJournal` (it remembers awaited jobs, to resume them) or a :class:`PollLease` (it lets
+one replica at a time poll a job).
 """
 
 from __future__ import annotations
 
-import collections
-import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import attrs
 
 from fastwait._models import JobState, JobStatus
-from fastwait.exceptions import ConfigurationError
 
 __all__ = [
     "JobJournal",
     "JobKey",
-    "MemoryResultStore",
     "PollLease",
     "Resolution",
     "ResultStore",
@@ -102,66 +100,3 @@ class PollLease(Protocol):
     """
 
     async def acquire_poll_lease(self, key: JobKey, seconds: float) -> bool: ...
-
-
-class MemoryResultStore:
-    """Results in a dict bounded by age (``ttl`` seconds) and size (``max_results``).
-
-    Eviction is oldest first, so a service that resolves millions of jobs over days keeps only
-    the recent ones; a waiter that comes later than ``ttl`` polls the API again instead.
-    """
-
-    __slots__ = ("_clock", "_max_results", "_results", "_ttl")
-
-    def __init__(
-        self,
-        *,
-        ttl: float = 600.0,
-        max_results: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if not ttl > 0:
-            raise ConfigurationError("result ttl must be positive")
-        if max_results < 1:
-            raise ConfigurationError("max_results must be at least 1")
-        self._ttl = ttl
-        self._max_results = max_results
-        self._clock = clock
-        self._results: collections.OrderedDict[JobKey, tuple[float, Resolution]] = (
-            collections.OrderedDict()
-        )
-
-    def __len__(self) -> int:
-        return len(self._results)
-
-    def _evict(self) -> None:
-        """Drop the results older than ``ttl``; :meth:`put_first` keeps the count bounded."""
-        deadline = self._clock() - self._ttl
-        results = self._results
-        while results:
-            key, (stored_at, _) = next(iter(results.items()))
-            if stored_at > deadline:
-                break
-            del results[key]
-
-    async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
-        self._evict()
-        results = self._results
-        stored = results.get(key)
-        if stored is not None:
-            return stored[1]
-        results[key] = (self._clock(), resolution)
-        if len(results) > self._max_results:
-            results.popitem(last=False)
-        return resolution
-
-    async def get(self, key: JobKey) -> Resolution | None:
-        self._evict()
-        stored = self._results.get(key)
-        return None if stored is None else stored[1]
-
-    def listen(self, deliver: Callable[[JobKey, Resolution], None]) -> None:
-        """Nothing else writes to process memory, so there is nothing to announce."""
-
-    async def aclose(self) -> None:
-        self._results.clear()
