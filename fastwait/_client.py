@@ -24,12 +24,7 @@ import attrs
 
 from fastwait._models import JobAccepted, JobState, JobStatus
 from fastwait._transport import HttpTransport
-from fastwait.downloads._files import (
-    AtomicFile,
-    extract_zip,
-    filename_from_content_disposition,
-    safe_filename,
-)
+from fastwait.downloads._downloader import is_output_archive, save_output, unpack_outputs
 from fastwait.exceptions import (
     ConfigurationError,
     FastwaitError,
@@ -52,7 +47,6 @@ __all__ = ["Client", "JobResult"]
 log = logging.getLogger("fastwait.client")
 
 _REMEMBERED_SUBMISSIONS = 100_000
-_CHUNK = 1 << 16
 
 
 @attrs.frozen
@@ -352,17 +346,7 @@ class Client:
             raise ConfigurationError(f"{directory} is not a directory")
         if status is None:
             status = await self.status(job_id)
-        output = status.output
-        request = self._provider.download_request(job_id, status)
-        async with transport.open(request) as response:
-            suggested = (output.file_name if output else None) or filename_from_content_disposition(
-                response.headers.get("Content-Disposition")
-            )
-            name = safe_filename(suggested, safe_filename(f"{job_id}.out", "output"))
-            with AtomicFile(directory / name, overwrite=overwrite) as file:
-                async for chunk in response.content.iter_chunked(_CHUNK):
-                    file.write(chunk)
-                return file.commit(expected_sha1=output.sha1 if output else None)
+        return await save_output(transport, self._provider, status, directory, overwrite=overwrite)
 
     async def download_outputs(
         self,
@@ -378,16 +362,9 @@ class Client:
         if status is None:
             status = await self.status(job_id)
         path = await self.download(job_id, dest, status=status)
-        output = status.output
-        is_zip = output is not None and (
-            output.content_type == "application/zip" and (output.file_count or 0) > 1
-        )
-        if not is_zip:
+        if not is_output_archive(status):
             return [path]
-        try:
-            return await asyncio.to_thread(extract_zip, path, Path(dest))
-        finally:
-            path.unlink(missing_ok=True)
+        return await unpack_outputs(path, Path(dest))
 
     # --- waiting --------------------------------------------------------------------------
     def _remember(self, job_id: str, submission: _Submission) -> None:

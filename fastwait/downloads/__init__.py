@@ -1,10 +1,7 @@
 """Saving job outputs: names that cannot escape their folder, files that are whole or absent."""
 
-from fastwait.downloads._files import (
-    AtomicFile,
-    extract_zip,
-    filename_from_content_disposition,
-    safe_filename,
-)
+from fastwait.downloads._archive import extract_zip
+from fastwait.downloads._atomic_file import AtomicFile
+from fastwait.downloads._names import filename_from_content_disposition, safe_filename
 
 __all__ = ["AtomicFile", "extract_zip", "filename_from_content_disposition", "safe_filename"]

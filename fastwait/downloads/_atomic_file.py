@@ -1,9 +1,6 @@
-"""Saving job outputs safely: names that cannot escape, files that are whole or absent.
+"""A file that is whole or absent: bytes land in a temporary file renamed into place on commit.
 
-Kept apart from the client so the rules are tested on their own: an API-suggested file name is
-reduced to one harmless path component, bytes go to a temporary file in the destination
-directory and are renamed into place only once complete (and checksum-verified), and a ZIP of
-several outputs is unpacked only into the destination, member by member, with the same rules.
+A crash, a truncated body or a checksum mismatch leaves nothing under the final name.
 """
 
 from __future__ import annotations
@@ -11,62 +8,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
-import unicodedata
-import zipfile
-from email.message import Message
 from pathlib import Path
 from typing import IO
 
 from fastwait.exceptions import ChecksumMismatchError, DownloadError
 
-__all__ = [
-    "AtomicFile",
-    "extract_zip",
-    "filename_from_content_disposition",
-    "safe_filename",
-]
-
-_MAX_NAME_BYTES = 200
-_RESERVED = frozenset({".", "..", ""})
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
-_WINDOWS_DEVICES = frozenset(
-    {"con", "prn", "aux", "nul"}
-    | {f"com{i}" for i in range(1, 10)}
-    | {f"lpt{i}" for i in range(1, 10)}
-)
-
-
-def safe_filename(suggested: str | None, fallback: str) -> str:
-    """One path component derived from an untrusted name (``../../etc/passwd`` -> ``passwd``).
-
-    Directory parts, drive letters, control characters and leading dots are dropped; an empty
-    or reserved result becomes ``fallback`` (which must itself be safe).
-    """
-    name = unicodedata.normalize("NFC", suggested or "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
-    if name.split(".", 1)[0].lower() in _WINDOWS_DEVICES:
-        name = f"_{name}"
-    encoded = name.encode("utf-8")
-    if len(encoded) > _MAX_NAME_BYTES:
-        stem, dot, suffix = name.rpartition(".")
-        keep = suffix if dot and len(suffix) <= 16 else ""
-        budget = _MAX_NAME_BYTES - len(keep.encode()) - 1
-        head = (stem if keep else name).encode("utf-8")[:budget].decode("utf-8", "ignore")
-        name = f"{head}.{keep}" if keep else head
-    return fallback if name in _RESERVED else name
-
-
-def filename_from_content_disposition(header: str | None) -> str | None:
-    """The ``filename`` (or RFC 5987 ``filename*``) parameter of a Content-Disposition header."""
-    if not header:
-        return None
-    message = Message()
-    message["content-disposition"] = header
-    name = message.get_filename()
-    return name or None
+__all__ = ["AtomicFile"]
 
 
 class AtomicFile:
@@ -136,44 +84,3 @@ class AtomicFile:
             with contextlib.suppress(FileNotFoundError):
                 self._temp_path.unlink()
             self._temp_path = None
-
-
-def extract_zip(archive: Path, dest: Path, *, max_total_bytes: int = 4 << 30) -> list[Path]:
-    """Unpack a multi-output ZIP into ``dest``; every member is written atomically.
-
-    Member names are sanitized like any API-suggested name (no zip-slip), duplicates get a
-    numeric suffix, and the total uncompressed size is capped against zip bombs.
-    """
-    written: list[Path] = []
-    total = 0
-    try:
-        with zipfile.ZipFile(archive) as bundle:
-            for index, info in enumerate(bundle.infolist()):
-                if info.is_dir():
-                    continue
-                total += info.file_size
-                if total > max_total_bytes:
-                    raise DownloadError(
-                        f"{archive.name}: unpacks to more than {max_total_bytes} bytes"
-                    )
-                name = _unique(dest, safe_filename(info.filename, f"output-{index + 1}"))
-                with bundle.open(info) as member, AtomicFile(dest / name) as out:
-                    while chunk := member.read(1 << 16):
-                        out.write(chunk)
-                    written.append(out.commit())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
-        raise DownloadError(f"{archive.name} is not a readable ZIP archive: {exc}") from exc
-    return written
-
-
-def _unique(directory: Path, name: str) -> str:
-    if not (directory / name).exists():
-        return name
-    stem, dot, suffix = name.rpartition(".")
-    if not dot:
-        stem, suffix = name, ""
-    for n in range(2, 10_000):
-        candidate = f"{stem}-{n}.{suffix}" if suffix else f"{stem}-{n}"
-        if not (directory / candidate).exists():
-            return candidate
-    raise DownloadError(f"too many files named like {name} in {directory}")

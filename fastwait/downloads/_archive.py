@@ -1,0 +1,44 @@
+"""Unpacking a multi-output ZIP into the destination, member by member, with the same rules.
+
+Every member is written atomically under a sanitized name (no zip-slip), names that repeat get
+a numeric suffix, and the total uncompressed size is capped against zip bombs.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from fastwait.downloads._atomic_file import AtomicFile
+from fastwait.downloads._names import safe_filename, unused_name
+from fastwait.exceptions import DownloadError
+
+__all__ = ["extract_zip"]
+
+
+def extract_zip(archive: Path, dest: Path, *, max_total_bytes: int = 4 << 30) -> list[Path]:
+    """Unpack a multi-output ZIP into ``dest``; every member is written atomically.
+
+    Member names are sanitized like any API-suggested name (no zip-slip), duplicates get a
+    numeric suffix, and the total uncompressed size is capped against zip bombs.
+    """
+    written: list[Path] = []
+    total = 0
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            for index, info in enumerate(bundle.infolist()):
+                if info.is_dir():
+                    continue
+                total += info.file_size
+                if total > max_total_bytes:
+                    raise DownloadError(
+                        f"{archive.name}: unpacks to more than {max_total_bytes} bytes"
+                    )
+                name = unused_name(dest, safe_filename(info.filename, f"output-{index + 1}"))
+                with bundle.open(info) as member, AtomicFile(dest / name) as out:
+                    while chunk := member.read(1 << 16):
+                        out.write(chunk)
+                    written.append(out.commit())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise DownloadError(f"{archive.name} is not a readable ZIP archive: {exc}") from exc
+    return written

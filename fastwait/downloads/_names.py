@@ -1,0 +1,70 @@
+"""File names from untrusted sources reduced to one harmless path component.
+
+The API suggests output names (``output.fileName``, Content-Disposition, ZIP member names);
+none is trusted as a path: ``../../etc/passwd`` is saved as ``passwd`` inside the destination.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from email.message import Message
+from pathlib import Path
+
+from fastwait.exceptions import DownloadError
+
+__all__ = ["filename_from_content_disposition", "safe_filename", "unused_name"]
+
+_MAX_NAME_BYTES = 200
+_RESERVED = frozenset({".", "..", ""})
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+_WINDOWS_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul"}
+    | {f"com{i}" for i in range(1, 10)}
+    | {f"lpt{i}" for i in range(1, 10)}
+)
+
+
+def safe_filename(suggested: str | None, fallback: str) -> str:
+    """One path component derived from an untrusted name (``../../etc/passwd`` -> ``passwd``).
+
+    Directory parts, drive letters, control characters and leading dots are dropped; an empty
+    or reserved result becomes ``fallback`` (which must itself be safe).
+    """
+    name = unicodedata.normalize("NFC", suggested or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
+    if name.split(".", 1)[0].lower() in _WINDOWS_DEVICES:
+        name = f"_{name}"
+    encoded = name.encode("utf-8")
+    if len(encoded) > _MAX_NAME_BYTES:
+        stem, dot, suffix = name.rpartition(".")
+        keep = suffix if dot and len(suffix) <= 16 else ""
+        budget = _MAX_NAME_BYTES - len(keep.encode()) - 1
+        head = (stem if keep else name).encode("utf-8")[:budget].decode("utf-8", "ignore")
+        name = f"{head}.{keep}" if keep else head
+    return fallback if name in _RESERVED else name
+
+
+def filename_from_content_disposition(header: str | None) -> str | None:
+    """The ``filename`` (or RFC 5987 ``filename*``) parameter of a Content-Disposition header."""
+    if not header:
+        return None
+    message = Message()
+    message["content-disposition"] = header
+    name = message.get_filename()
+    return name or None
+
+
+def unused_name(directory: Path, name: str) -> str:
+    """``name``, or ``stem-2.ext``, ``stem-3.ext``, ... : the first not taken in ``directory``."""
+    if not (directory / name).exists():
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    for n in range(2, 10_000):
+        candidate = f"{stem}-{n}.{suffix}" if suffix else f"{stem}-{n}"
+        if not (directory / candidate).exists():
+            return candidate
+    raise DownloadError(f"too many files named like {name} in {directory}")
