@@ -35,8 +35,13 @@ from fastwait.exceptions import (
 from fastwait.polling._job_age import uuid7_created_at
 from fastwait.polling._poller import Poller, PollStats
 from fastwait.polling._schedule import PollPolicy
-from fastwait.providers import Provider, ToolsFastCompress
-from fastwait.providers._wire import CompareResponse, EntitlementsResponse, GetCompressorsResponse
+from fastwait.providers import (
+    CompareResponse,
+    EntitlementsResponse,
+    GetCompressorsResponse,
+    Provider,
+    ToolsFastCompress,
+)
 from fastwait.registry._registry import Registry
 from fastwait.registry._store import JobJournal, Resolution
 from fastwait.webhooks._callback_bindings import CallbackBindings

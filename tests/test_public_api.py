@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+import typing
+from collections.abc import Iterator
 
 import pytest
 
@@ -49,6 +52,11 @@ def test_fastwait_exports_exactly_the_public_names() -> None:
         "fastwait.providers",
         "fastwait.testing",
         "fastwait.webhooks",
+        "fastwait.polling",
+        "fastwait.registry",
+        "fastwait.receiver",
+        "fastwait.downloads",
+        "fastwait.cli",
     ],
 )
 def test_every_listed_name_exists(module: str) -> None:
@@ -61,3 +69,72 @@ def test_every_exception_derives_from_fastwait_error() -> None:
     exceptions = importlib.import_module("fastwait.exceptions")
     for name in exceptions.__all__:
         assert issubclass(getattr(exceptions, name), fastwait.FastwaitError), name
+
+
+PUBLIC_MODULES = (
+    "fastwait",
+    "fastwait.exceptions",
+    "fastwait.providers",
+    "fastwait.polling",
+    "fastwait.registry",
+    "fastwait.webhooks",
+    "fastwait.receiver",
+    "fastwait.downloads",
+    "fastwait.testing",
+)
+
+
+def _exported() -> set[type]:
+    return {
+        value
+        for name in PUBLIC_MODULES
+        for attribute in importlib.import_module(name).__all__
+        if isinstance(value := getattr(importlib.import_module(name), attribute), type)
+    }
+
+
+def _classes_in(annotation: object) -> Iterator[type]:
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        yield annotation
+    for argument in typing.get_args(annotation):
+        yield from _classes_in(argument)
+    origin = typing.get_origin(annotation)
+    if isinstance(origin, type):
+        yield origin
+
+
+def _public_signatures() -> Iterator[tuple[str, object]]:
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        for attribute in module.__all__:
+            value = getattr(module, attribute)
+            where = f"{name}.{attribute}"
+            if inspect.isclass(value):
+                yield where, value  # its attributes' annotations
+                members = [("__init__", value.__init__)] + [
+                    (member, getattr(value, member))
+                    for member in vars(value)
+                    if not member.startswith("_")
+                ]
+                for member, function in members:
+                    if isinstance(function, property):
+                        function = function.fget
+                    if callable(function):
+                        yield f"{where}.{member}", function
+            elif callable(value):
+                yield where, value
+
+
+def test_every_type_in_a_public_signature_is_importable_from_a_public_module() -> None:
+    exported = _exported()
+    missing: set[str] = set()
+    for where, function in _public_signatures():
+        try:
+            hints = typing.get_type_hints(function)
+        except (NameError, TypeError):  # builtins and C functions carry no hints
+            continue
+        for annotation in hints.values():
+            for cls in _classes_in(annotation):
+                if cls.__module__.startswith("fastwait") and cls not in exported:
+                    missing.add(f"{cls.__module__}.{cls.__qualname__} (in {where})")
+    assert not missing, "\n".join(sorted(missing))

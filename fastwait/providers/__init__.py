@@ -1,5 +1,11 @@
 """The job APIs fastwait speaks, each as a sans-I/O :class:`Provider`.
 
+Each API's knowledge (URLs, headers, status names, payload shapes, error codes) lives in one
+module; its translation from payload to :class:`fastwait.JobStatus` is pure and shared by the
+poller and the webhook receiver. The response models of tools.fast's own endpoints
+(:class:`CompareResponse`, :class:`GetCompressorsResponse`, :class:`EntitlementsResponse`) are
+exported here because :class:`fastwait.Client` returns them.
+
 ``PROVIDERS`` maps the names the CLI, registry keys and webhook routes use to the classes;
 :func:`provider_class` looks one up with an error that lists the valid names.
 """
@@ -15,11 +21,25 @@ from fastwait.providers._compressorapp import CompressorApp
 from fastwait.providers._headers import parse_retry_after
 from fastwait.providers._media import MediaJobs
 from fastwait.providers._toolsfast import ToolsFastCompress, ToolsFastConvert
+from fastwait.providers._wire import (
+    CompareResponse,
+    CompressorItem,
+    DiscoveryCostingInfo,
+    EntitlementsResponse,
+    FormatOption,
+    GetCompressorsResponse,
+)
 
 __all__ = [
     "PROVIDERS",
     "ApiRequest",
+    "CompareResponse",
     "CompressorApp",
+    "CompressorItem",
+    "DiscoveryCostingInfo",
+    "EntitlementsResponse",
+    "FormatOption",
+    "GetCompressorsResponse",
     "MediaJobs",
     "Provider",
     "ToolsFastCompress",
