@@ -78,6 +78,12 @@ def test_the_package_exports_exactly_its_public_names() -> None:
     assert set(fastwait.providers.__all__) == {
         "PROVIDERS",
         "ApiRequest",
+        "CompareResponse",
+        "CompressorItem",
+        "DiscoveryCostingInfo",
+        "EntitlementsResponse",
+        "FormatOption",
+        "GetCompressorsResponse",
         "CompressorApp",
         "MediaJobs",
         "Provider",
