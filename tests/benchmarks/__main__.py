@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         help="draw polling durations at random instead of the distribution's quantiles",
     )
     add("--detail", action="store_true", help="always print the per-duration breakdown")
+    add(
+        "--receiver-generator",
+        choices=("wrk", "aiohttp"),
+        default="wrk",
+        help="load generator of the receiver scenario (wrk: apt-get install -y wrk)",
+    )
     return parser
 
 
@@ -93,7 +99,8 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     if args.which in ("receiver", "all"):
-        report = await bench_receiver.run(bench_receiver.ReceiverOptions(seed=seed + 3))
+        receiver = bench_receiver.ReceiverOptions(seed=seed + 3, generator=args.receiver_generator)
+        report = await bench_receiver.run(receiver)
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     if args.which == "redis":  # needs a Redis server, so not part of "all"

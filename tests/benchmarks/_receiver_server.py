@@ -1,20 +1,22 @@
 """The server half of the receiver benchmark, alone in a process of its own.
 
 The load generator must not share the server's core, so each run starts this module fresh:
-``python -m tests.benchmarks._receiver_server {bare,receiver} [--stamp]`` prints its URL and
-serves until SIGTERM. Both modes run the same aiohttp runner with the access log off and serve
-``POST /hooks/{provider}``: ``receiver`` is :func:`fastwait.receiver.create_app` with a verifier, a
-:class:`~fastwait.Registry` and one provider; ``bare`` reads the body and answers 200.
+``python -m tests.benchmarks._receiver_server {bare,handwritten,receiver} [--stamp]`` prints its
+URL and serves until SIGTERM. Every mode runs the same aiohttp runner with the access log off and
+serves ``POST /hooks/{provider}``: ``receiver`` is :func:`fastwait.receiver.create_app` with a
+verifier, a :class:`~fastwait.Registry` and one provider; ``handwritten`` is the handler a user
+writes with the ``standardwebhooks`` package (verify, which also decodes the JSON, then resolve
+the job's future); ``bare`` reads the body and answers 200.
 
 The figures are the server's own bookkeeping, never the generator's. ``POST /_bench/arm``
 (``{"ids": [...]}``, in batches: a body is at most 1 MiB) adds to the completions expected
-and, for ``receiver``, starts one task per job that is awaiting
-``registry.wait(("compress", id))`` before the route answers. A completion is a waiter waking
-(``receiver``) or a handled request (``bare``); ``GET /_bench/stats`` gives the count and
-both clocks over the first to the last of them, ``GET /_bench/latencies`` the
-webhook-to-waiter seconds of stamped requests. With ``--stamp`` a middleware notes each
-request's ``X-Sent-At`` (the sender's ``time.time()``); the throughput runs go without it, so
-that both apps stay as they are.
+and, for ``receiver`` and ``handwritten``, starts one task per job that is awaiting
+``registry.wait(("compress", id))`` (``handwritten``: awaiting a future of its own) before the
+route answers. A completion is a waiter waking (``receiver``, ``handwritten``) or a handled
+request (``bare``); ``GET /_bench/stats`` gives the count and both clocks over the first to the
+last of them, ``GET /_bench/latencies`` the webhook-to-waiter seconds of stamped requests.
+With ``--stamp`` a middleware notes each request's ``X-Sent-At`` (the sender's
+``time.time()``); the throughput runs go without it, so that the apps stay as they are.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Final
+from typing import Final, cast
 
 from aiohttp import web
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from fastwait import Registry, StandardWebhookVerifier
 from fastwait.providers import ToolsFastCompress
@@ -89,6 +92,7 @@ class Bookkeeping:
 
 _BOOK: Final = web.AppKey("bench.bookkeeping", Bookkeeping)
 _REGISTRY: Final = web.AppKey("bench.registry", Registry)
+_FUTURES: Final = web.AppKey("bench.futures", dict[str, "asyncio.Future[object]"])
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -101,10 +105,27 @@ async def _await_job(registry: Registry, job_id: str, book: Bookkeeping) -> None
         book.latencies.append(woke - sent)
 
 
+async def _await_future(future: asyncio.Future[object], job_id: str, book: Bookkeeping) -> None:
+    await future
+    woke = time.time()
+    book.complete_one()
+    sent = book.sent_at.pop(message_id(job_id), None)
+    if sent is not None:
+        book.latencies.append(woke - sent)
+
+
 async def _arm(request: web.Request) -> web.Response:
     book = request.app[_BOOK]
     ids = [str(job_id) for job_id in (await request.json())["ids"]]
     book.expected += len(ids)
+    futures = request.app.get(_FUTURES)
+    if futures is not None:
+        loop = asyncio.get_running_loop()
+        for job_id in ids:
+            future = futures[job_id] = loop.create_future()
+            task = asyncio.create_task(_await_future(future, job_id, book))
+            book.waiters.add(task)
+            task.add_done_callback(book.waiters.discard)
     registry = request.app.get(_REGISTRY)
     if registry is not None:
         for job_id in ids:
@@ -133,6 +154,23 @@ async def _bare_hook(request: web.Request) -> web.Response:
     return web.Response()
 
 
+def _handwritten_hook(webhook: Webhook) -> _Handler:
+    """What a user writes with ``standardwebhooks``: verify (and decode), resolve the future."""
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            payload = webhook.verify(body, cast(dict[str, str], request.headers))
+        except WebhookVerificationError:
+            return web.Response(status=401)
+        future = request.app[_FUTURES].pop(payload["id"], None)
+        if future is not None and not future.done():
+            future.set_result(payload)
+        return web.Response()
+
+    return receive
+
+
 @web.middleware
 async def _note_sent_at(request: web.Request, handler: _Handler) -> web.StreamResponse:
     sent = request.headers.get("X-Sent-At")
@@ -153,6 +191,10 @@ def _app(mode: str, registry: Registry, *, stamp: bool) -> web.Application:
         provider = ToolsFastCompress("bench-key", "http://127.0.0.1:9")
         app = create_app(registry, [provider], verifier=StandardWebhookVerifier([SECRET]))
         app[_REGISTRY] = registry
+    elif mode == "handwritten":
+        app = web.Application()
+        app.router.add_post("/hooks/{provider}", _handwritten_hook(Webhook(SECRET)))
+        app[_FUTURES] = {}
     else:
         app = web.Application()
         app.router.add_post("/hooks/{provider}", _bare_hook)
@@ -184,7 +226,7 @@ async def _serve(mode: str, *, stamp: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks._receiver_server")
-    parser.add_argument("mode", choices=("bare", "receiver"))
+    parser.add_argument("mode", choices=("bare", "handwritten", "receiver"))
     parser.add_argument("--stamp", action="store_true", help="note X-Sent-At for latencies")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):

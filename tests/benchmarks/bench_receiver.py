@@ -1,25 +1,30 @@
-"""Webhooks per second the receiver verifies and resolves, against a bare aiohttp handler.
+"""Webhooks per second the receiver verifies and resolves, against the handler a user would
+write by hand with the ``standardwebhooks`` package, and against a bare aiohttp handler.
 
-The issue's targets: the receiver's rate at least 70 % of a bare handler that reads the body
-and answers 200, both measured in the same run, and webhook-to-waiter latency p50/p99 on
-loopback. On a shared two-core machine only the ratio is meaningful, so bare and receiver runs
-alternate and each side's median is taken.
+The issue's targets: the receiver's rate at least 0.9 of the hand-written handler's (moonshot:
+1.0), both measured in the same run with the same load generator, and webhook-to-waiter latency
+p50/p99 on loopback. The hand-written handler verifies the signature (``standardwebhooks``
+also decodes the JSON), then resolves the future its job's waiter awaits: no body limit, no
+dedupe, no schema, no early arrivals. The bare one reads the body and answers 200: it shows what
+aiohttp alone costs. On a shared two-core machine only ratios are meaningful, so the three
+alternate in every round and each one's median is taken.
 
 Every run starts a fresh :mod:`tests.benchmarks._receiver_server` subprocess, so the load
 generator never shares the server's core (nor a registry grown by earlier runs). The webhooks
 are signed before the clock starts: one per job, each with its own ``webhook-id``, job id and
-a current timestamp; bare and receiver runs get byte-identical requests. ``wrk`` replays them
-when it is on the PATH (``apt-get install wrk``): one thread, keep-alive connections, each
-request sent once. Without it an aiohttp client in this process does, which saturates before
-the bare server does; the report says which one ran and how busy each side was. Rates come from
-the server's own bookkeeping: completions (waiters woken, or bare requests handled) between the
-first and the last.
+a current timestamp; every handler gets byte-identical requests. ``wrk`` replays them (install
+it first: ``apt-get install -y wrk``): one thread, keep-alive connections, each request sent
+once. ``--receiver-generator aiohttp`` replays them from an aiohttp client in this process
+instead, which saturates before the bare server does and so flatters the slower handlers; the
+report says which one ran and how busy each side was. Rates come from the server's own
+bookkeeping: completions (waiters woken, or bare requests handled) between the first and the
+last.
 
 Latency is measured apart, by a server whose middleware notes each request's ``X-Sent-At``
 (the generator's ``time.time()`` when it wrote the request) so a waiter can subtract it when
-it wakes: with one connection (the receiver's own cost), with a few (the generator keeps them
+it wakes: with one connection (the handler's own cost), with a few (the generator keeps them
 busy, so the server is too, but queues stay short) and at the throughput runs' concurrency,
-where queueing dominates.
+where queueing dominates; for the receiver and the hand-written handler alike.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ _STATUS: Final[Mapping[str, Any]] = importlib.import_module(
 _STARTUP_TIMEOUT = 30.0
 _POLL_SECONDS = 0.02
 _ARM_BATCH = 10_000  # job ids per arming request, well under aiohttp's 1 MiB body limit
+_MODES: Final = ("bare", "handwritten", "receiver")
+_MOONSHOT: Final = 1.0
 _BUSY_SERVER = 0.85
 """A bare server busy less than this share of a core is not the bottleneck: the generator is."""
 
@@ -117,16 +124,17 @@ end
 
 @attrs.frozen
 class ReceiverOptions:
-    """``generator`` is ``"wrk"``, ``"aiohttp"`` or ``"auto"`` (wrk when on the PATH)."""
+    """``generator`` is ``"wrk"`` (installed with ``apt-get install -y wrk``) or ``"aiohttp"``."""
 
     jobs: int = 20_000
     connections: int = 64
     runs: int = 3
     latency_jobs: int = 2_000
     latency_connections: int = 8
-    min_ratio: float = 0.70
+    min_ratio: float = 0.90
+    """Least receiver rate, as a share of the hand-written handler's (the moonshot is 1.0)."""
     seed: int = 0
-    generator: str = "auto"
+    generator: str = "wrk"
     stall_seconds: float = 20.0
     """A run with no new completion for this long is abandoned (a refused webhook, say)."""
 
@@ -349,9 +357,12 @@ async def _aiohttp(
 
 
 def _generator(name: str) -> tuple[str, _Generate]:
-    if name == "auto":
-        name = "wrk" if shutil.which("wrk") else "aiohttp"
     if name == "wrk":
+        if shutil.which("wrk") is None:
+            raise RuntimeError(
+                "the receiver benchmark replays webhooks with wrk: install it (apt-get install -y"
+                " wrk), or pass --receiver-generator aiohttp for a generator that flatters"
+            )
         return "wrk (1 thread, Lua replay)", _wrk
     if name == "aiohttp":
         return "aiohttp client in the driver process", _aiohttp
@@ -399,7 +410,7 @@ async def _one_run(
 
 def _row(figures: RunFigures) -> str:
     line = (
-        f"{figures.name:<22}{figures.jobs:>7}{figures.connections:>6}{figures.rate:>10.0f}"
+        f"{figures.name:<34}{figures.jobs:>7}{figures.connections:>6}{figures.rate:>10.0f}"
         f"{figures.server_cpu:>9.0%}{figures.generator_cpu:>9.0%}"
     )
     if figures.latencies:
@@ -412,14 +423,14 @@ def _text(
     options: ReceiverOptions,
     generator: str,
     runs: Sequence[RunFigures],
-    bare: float,
-    received: float,
+    rates: Mapping[str, float],
     target: Target,
 ) -> str:
     header = (
-        f"{'run':<22}{'jobs':>7}{'conns':>6}{'req/s':>10}{'server':>9}{'generator':>10}"
+        f"{'run':<34}{'jobs':>7}{'conns':>6}{'req/s':>10}{'server':>9}{'generator':>10}"
         f"{'p50 ms':>10}{'p99 ms':>10}"
     )
+    bare, handwritten, received = rates["bare"], rates["handwritten"], rates["receiver"]
     lines = [
         f"== receiver: signed tools.fast completions, {options.jobs} per throughput run,"
         f" {options.connections} connections; generator: {generator} ==",
@@ -427,56 +438,65 @@ def _text(
         *(_row(figures) for figures in runs),
         "req/s: completions per second, counted by the server; server, generator: share of a"
         " core;\np50, p99: from the webhook's sending to its waiter's waking",
-        f"median rate: bare {bare:.0f} req/s, receiver {received:.0f} req/s",
+        f"median rate: bare {bare:.0f} req/s, hand-written standardwebhooks {handwritten:.0f}"
+        f" req/s, receiver {received:.0f} req/s",
+        f"  receiver / bare {received / bare:.2f}; hand-written / bare {handwritten / bare:.2f}",
         f"  {'PASS' if target.passed else 'FAIL'}  {target.description}:"
-        f" {target.measured:.2f} (at least {target.limit:.2f})",
+        f" {target.measured:.2f} (at least {target.limit:.2f}; moonshot {_MOONSHOT:.2f}"
+        f" {'reached' if target.measured >= _MOONSHOT else 'not reached'})",
     ]
     bare_cpu = statistics.median(f.server_cpu for f in runs if f.name.startswith("bare"))
     if bare_cpu < _BUSY_SERVER:
         lines.append(
             f"  NOTE  the bare server used only {bare_cpu:.0%} of a core: the generator (or the"
-            " machine)\n        limits the bare rate, so the ratio flatters the receiver"
+            " machine)\n        limits the bare rate, so the ratios to it flatter the others"
         )
     return "\n".join(lines)
 
 
 async def run(options: ReceiverOptions) -> ScenarioReport:
-    """Alternate bare and receiver throughput runs, then the two latency runs, and judge."""
+    """Alternate bare, hand-written and receiver throughput runs, then latency runs; judge."""
     generator, generate = _generator(options.generator)
     rng, serials = random.Random(options.seed), itertools.count()
     runs: list[RunFigures] = []
     for round_ in range(1, options.runs + 1):
-        # Signed once per round; bare and receiver are sent the very same bytes.
+        # Signed once per round; every handler is sent the very same bytes.
         deliveries = _sign(_job_ids(options.jobs, rng, serials))
-        for mode in ("bare", "receiver"):
+        for mode in _MODES:
             figures = await _one_run(
                 f"{mode} #{round_}", mode, deliveries, options.connections, generate, options
             )
             runs.append(figures)
-    for name, jobs, connections in (
-        ("latency, one at a time", options.latency_jobs // 2, 1),
-        ("latency, moderate", options.latency_jobs, options.latency_connections),
-        ("latency, saturated", options.jobs // 2, options.connections),
-    ):
-        deliveries = _sign(_job_ids(jobs, rng, serials))
-        figures = await _one_run(
-            name, "receiver", deliveries, connections, generate, options, stamp=True
-        )
-        runs.append(figures)
-    bare = statistics.median(f.rate for f in runs if f.name.startswith("bare"))
-    received = statistics.median(f.rate for f in runs if f.name.startswith("receiver"))
-    target = _AtLeast("receiver rate / bare rate", received / bare, options.min_ratio)
+    for mode in ("handwritten", "receiver"):
+        for name, jobs, connections in (
+            ("latency, one at a time", options.latency_jobs // 2, 1),
+            ("latency, moderate", options.latency_jobs, options.latency_connections),
+            ("latency, saturated", options.jobs // 2, options.connections),
+        ):
+            deliveries = _sign(_job_ids(jobs, rng, serials))
+            figures = await _one_run(
+                f"{mode} {name}", mode, deliveries, connections, generate, options, stamp=True
+            )
+            runs.append(figures)
+    rates = {
+        mode: statistics.median(f.rate for f in runs if f.name.startswith(f"{mode} #"))
+        for mode in _MODES
+    }
+    ratio_ = rates["receiver"] / rates["handwritten"]
+    target = _AtLeast("receiver rate / hand-written handler rate", ratio_, options.min_ratio)
     return ScenarioReport(
         "receiver",
-        _text(options, generator, runs, bare, received, target),
+        _text(options, generator, runs, rates, target),
         (target,),
         {
             "generator": generator,
             "jobs": options.jobs,
             "connections": options.connections,
-            "bare_rate": round(bare, 1),
-            "receiver_rate": round(received, 1),
-            "ratio": round(received / bare, 3),
+            "bare_rate": round(rates["bare"], 1),
+            "handwritten_rate": round(rates["handwritten"], 1),
+            "receiver_rate": round(rates["receiver"], 1),
+            "ratio": round(ratio_, 3),
+            "ratio_to_bare": round(rates["receiver"] / rates["bare"], 3),
             "runs": [figures.as_json() for figures in runs],
         },
     )
