@@ -90,7 +90,9 @@ class Client:
     you own (it is not closed here); otherwise the client makes one with at most
     ``max_connections`` connections. ``registry`` may be shared with a webhook receiver or
     other clients; ``policy`` tunes the adaptive poll schedule; ``on_progress`` is called with
-    every non-terminal status this client's poller sees (it must not block).
+    every non-terminal status this client's poller sees (it must not block). ``keep_raw`` keeps
+    each status' payload as ``JobStatus.raw`` (by default ``raw`` is empty: a result is kept
+    until it expires, and the payload would be most of its size).
 
     Hybrid mode: with ``callback_url`` (the public root of a :mod:`fastwait.receiver` app fed into
     the same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
@@ -113,6 +115,7 @@ class Client:
         callback_url: str | None = None,
         webhook_secret: str | None = None,
         callback_bindings: CallbackBindings | None = None,
+        keep_raw: bool = False,
     ) -> None:
         if not isinstance(provider, Provider):
             raise ConfigurationError(f"provider must be a fastwait Provider, not {provider!r}")
@@ -140,6 +143,7 @@ class Client:
         self._max_connections = max_connections
         self._request_timeout = request_timeout
         self._on_progress = on_progress
+        self._keep_raw = keep_raw
         self._transport: HttpTransport | None = None
         self._poller: Poller | None = None
         self._submissions: collections.OrderedDict[str, _Submission] = collections.OrderedDict()
@@ -290,7 +294,8 @@ class Client:
     async def _fetch_status(self, job_id: str) -> tuple[JobStatus, float | None]:
         transport, _ = self._open()
         response = await transport.json(self._provider.status_request(job_id))
-        return self._provider.parse_status(response.payload), response.retry_after
+        status = self._provider.parse_status(response.payload, keep_raw=self._keep_raw)
+        return status, response.retry_after
 
     async def cancel(self, job_id: str) -> None:
         """Cancel a queued or running job (``ConflictError`` if it already ended)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 import attrs
 
@@ -34,9 +35,9 @@ class JobState(enum.Enum):
 
 _TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
 
-
-def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return dict(value) if value else {}
+EMPTY_MAPPING: Final[Mapping[str, Any]] = MappingProxyType({})
+"""The one empty mapping every default shares: a value kept for 100,000 jobs must not carry
+a dict of its own per empty field."""
 
 
 @attrs.frozen
@@ -60,8 +61,13 @@ class JobStatus:
 
     ``progress_percent`` is 0-100 when the API reports progress, else None. ``download_url`` is
     the absolute URL the API gave for the output (compressor.app ``url``, media ``downloadUrl``);
-    None where downloads go through the provider's fixed download endpoint. ``raw`` is the
-    provider's payload exactly as decoded, for anything the model does not carry.
+    None where downloads go through the provider's fixed download endpoint.
+
+    ``raw`` is the provider's payload exactly as decoded, for anything the model does not carry,
+    but only when asked for (``keep_raw=True`` on the ``Client``, the receiver or
+    ``Provider.parse_status``); otherwise it is empty. Results are kept (in the registry's
+    store, a journal, Redis), and the payload would be most of what each of them costs.
+    Mappings are kept as given, not copied: do not change one after passing it in.
     """
 
     id: str
@@ -69,12 +75,12 @@ class JobStatus:
     state: JobState
     progress_percent: float | None = None
     progress_phase: str | None = None
-    metrics: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    metrics: Mapping[str, Any] = EMPTY_MAPPING
     output: OutputInfo | None = None
     error_code: str | None = None
     error_detail: str | None = None
     download_url: str | None = None
-    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
+    raw: Mapping[str, Any] = attrs.field(default=EMPTY_MAPPING, repr=False)
 
     @property
     def is_terminal(self) -> bool:
@@ -98,13 +104,14 @@ class JobAccepted:
     """The API's acknowledgement of a submitted job.
 
     ``queue`` and ``stats`` are filled where the API gives them (tools.fast); ``created_at`` is the
-    API's own timestamp of the job (media ``createdAt``, tools.fast ``timeline.queuedAt``).
+    API's own timestamp of the job (media ``createdAt``, tools.fast ``timeline.queuedAt``);
+    ``raw`` is the submit response as decoded. Mappings are kept as given, not copied.
     """
 
     id: str
     provider: str
     state: JobState
     queue: QueueInfo | None = None
-    stats: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    stats: Mapping[str, Any] = EMPTY_MAPPING
     created_at: datetime | None = None
-    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, repr=False)
+    raw: Mapping[str, Any] = attrs.field(default=EMPTY_MAPPING, repr=False)

@@ -59,7 +59,7 @@ async def test_submit_convert_sends_the_target_format(fake: FakeProvider, tmp_pa
 async def test_submit_media_sends_the_preset(fake: FakeProvider, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"pretend mp4")
-    async with Client(MediaJobs(fake.base_url("media")), policy=FAST) as client:
+    async with Client(MediaJobs(fake.base_url("media")), policy=FAST, keep_raw=True) as client:
         accepted = await client.submit(clip, preset="low-bandwidth")
         status = await client.wait(accepted.id, timeout=10)
     assert accepted.created_at is not None

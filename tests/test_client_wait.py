@@ -55,6 +55,23 @@ async def test_wait_returns_the_succeeded_status(fake: FakeProvider) -> None:
     assert status.output.file_name == "photo-compressed.jpg"
 
 
+async def test_a_waited_status_keeps_no_raw_payload_by_default(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    async with compress_client(fake) as client:
+        status = await client.wait(job_id, timeout=10)
+    assert status.raw == {}
+    assert status.metrics["input_bytes"] > 0  # what the model carries is all there
+
+
+async def test_keep_raw_keeps_each_status_payload(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    provider = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with Client(provider, policy=FAST, keep_raw=True) as client:
+        status = await client.wait(job_id, timeout=10)
+    assert status.raw["id"] == job_id
+    assert status.raw["status"] == "Succeeded"
+
+
 async def test_a_failed_job_raises_job_failed_with_the_providers_code(fake: FakeProvider) -> None:
     job_id = fake.create_job("compress", duration=0.1, fail=True)
     async with compress_client(fake) as client:

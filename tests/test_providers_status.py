@@ -129,7 +129,6 @@ def test_tools_fast_status_fills_progress_metrics_and_output() -> None:
         file_name="photo-compressed.jpg", content_type="image/jpeg", file_count=1
     )
     assert (status.error_code, status.error_detail, status.download_url) == (None, None, None)
-    assert status.raw == seeds.TF_COMPRESS_STATUS
 
 
 def test_convert_status_without_format_or_ratios_is_complete() -> None:
@@ -284,12 +283,40 @@ def test_a_malformed_status_names_the_field(
         (_media, seeds.MEDIA_DONE),
     ],
 )
-def test_unknown_fields_are_tolerated_and_kept_in_raw(
+def test_unknown_fields_are_tolerated_and_kept_in_raw_when_asked(
     make: Callable[[], Provider], payload: dict[str, Any]
 ) -> None:
     extended = {**payload, "futureField": {"nested": [1, 2]}}
 
-    assert make().parse_status(extended).raw["futureField"] == {"nested": [1, 2]}
+    assert make().parse_status(extended, keep_raw=True).raw["futureField"] == {"nested": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("make", "payload"),
+    [
+        (_compress, seeds.TF_COMPRESS_STATUS),
+        (_compressorapp, seeds.COMPRESSORAPP_COMPLETED),
+        (_media, seeds.MEDIA_DONE),
+    ],
+)
+def test_keep_raw_keeps_the_payload_itself_not_a_copy(
+    make: Callable[[], Provider], payload: dict[str, Any]
+) -> None:
+    assert make().parse_status(payload, keep_raw=True).raw is payload
+
+
+@pytest.mark.parametrize(
+    ("make", "payload"),
+    [
+        (_compress, seeds.TF_COMPRESS_STATUS),
+        (_compressorapp, seeds.COMPRESSORAPP_COMPLETED),
+        (_media, seeds.MEDIA_DONE),
+    ],
+)
+def test_a_status_keeps_no_raw_payload_unless_asked(
+    make: Callable[[], Provider], payload: dict[str, Any]
+) -> None:
+    assert make().parse_status(payload).raw == {}
 
 
 @pytest.mark.parametrize("make", [_compress, _convert, _compressorapp, _media])

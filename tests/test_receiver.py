@@ -155,6 +155,24 @@ async def test_a_signed_terminal_status_resolves_the_waiter(
     assert resolution.source == "webhook"
 
 
+async def test_a_webhook_status_keeps_no_raw_payload_by_default(
+    client: Client, registry: Registry
+) -> None:
+    await post_signed(client, seeds.TF_COMPRESS_STATUS)
+    status = await registry.wait(COMPRESS_KEY, timeout=5)
+    assert status.raw == {}
+    assert status.metrics["output_bytes"] == seeds.TF_COMPRESS_STATUS["metrics"]["outputBytes"]
+
+
+async def test_keep_raw_keeps_each_webhook_body_as_the_raw_payload(
+    make_client: MakeClient, registry: Registry
+) -> None:
+    client = await make_client(keep_raw=True)
+    await post_signed(client, seeds.TF_COMPRESS_STATUS)
+    status = await registry.wait(COMPRESS_KEY, timeout=5)
+    assert status.raw == seeds.TF_COMPRESS_STATUS
+
+
 async def test_a_webhook_signed_by_the_reference_library_is_accepted(
     client: Client, registry: Registry
 ) -> None:

@@ -81,8 +81,11 @@ class Provider(abc.ABC):
 
     # --- translation (pure) ---------------------------------------------------------------
     @abc.abstractmethod
-    def parse_status(self, payload: Any) -> JobStatus:
+    def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
         """Translate a decoded status payload (or webhook body) into a :class:`JobStatus`.
+
+        ``keep_raw`` keeps ``payload`` itself (not a copy) as the status' ``raw``; otherwise
+        ``raw`` is empty, so a status that is kept costs only what the model carries.
 
         Raises :class:`fastwait.exceptions.BadResponseError` naming the field when the payload
         does not match the API's specification.

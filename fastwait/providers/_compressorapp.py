@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
-from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo
+from fastwait._models import EMPTY_MAPPING, JobAccepted, JobState, JobStatus, OutputInfo
 from fastwait.exceptions import (
     ApiError,
     BadResponseError,
@@ -126,7 +126,7 @@ class CompressorApp(Provider):
     def _structure(self, payload: Any, cls: type[_W]) -> _W:
         return structure(payload, cls, source=self.name, secrets=self._secrets)
 
-    def parse_status(self, payload: Any) -> JobStatus:
+    def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
         wire = self._structure(payload, CompressorAppJob)
         state = _STATES.get(wire.status.casefold(), JobState.RUNNING)
         download_url = None
@@ -153,7 +153,7 @@ class CompressorApp(Provider):
             ),
             error_detail=wire.message if state is JobState.FAILED else None,
             download_url=download_url,
-            raw=payload,
+            raw=payload if keep_raw else EMPTY_MAPPING,
         )
 
     def parse_accepted(self, payload: Any) -> JobAccepted:

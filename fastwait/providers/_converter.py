@@ -240,6 +240,8 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
 
 _fast_converter = _make_converter(detailed=False)
 _converter = _make_converter(detailed=True)
+_fast_hooks: dict[type, Callable[[Any, Any], Any]] = {}
+"""The fast converter's hook per wire model, looked up once (cattrs dispatches on every call)."""
 
 # --- error messages ----------------------------------------------------------------------
 
@@ -297,10 +299,15 @@ def structure(payload: Any, cls: type[T], *, source: str = "", secrets: Iterable
     prefixes the message (the provider's name); ``secrets`` are removed from it.
     """
     if type(payload) is dict or isinstance(payload, Mapping):
+        hook = _fast_hooks.get(cls)
+        if hook is None:
+            hook = _fast_hooks[cls] = _fast_converter.get_structure_hook(cls)
         try:
-            return _fast_converter.structure(payload, cls)
+            result: T = hook(payload, cls)
         except Exception:
             pass  # read again below, for the message that names every offending field
+        else:
+            return result
     prefix = f"{source}: {cls.__name__}" if source else cls.__name__
     if not isinstance(payload, Mapping):
         raise BadResponseError(f"{prefix}: expected an object @ $")

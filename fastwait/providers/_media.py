@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo
+from fastwait._models import EMPTY_MAPPING, JobAccepted, JobState, JobStatus, OutputInfo
 from fastwait.exceptions import (
     ApiError,
     BadResponseError,
@@ -132,7 +132,7 @@ class MediaJobs(Provider):
     def _state(self, status: str) -> JobState:
         return job_state(_STATES, status, source=self.name, secrets=self._secrets)
 
-    def parse_status(self, payload: Any) -> JobStatus:
+    def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
         wire = self._structure(payload, MediaJobStatus)
         result = wire.result
         metrics: dict[str, Any] = {"input_bytes": wire.input_bytes}
@@ -166,7 +166,7 @@ class MediaJobs(Provider):
             error_code=wire.error.code if wire.error else None,
             error_detail=wire.error.message if wire.error else None,
             download_url=download_url,
-            raw=payload,
+            raw=payload if keep_raw else EMPTY_MAPPING,
         )
 
     def parse_accepted(self, payload: Any) -> JobAccepted:

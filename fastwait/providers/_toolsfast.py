@@ -27,7 +27,14 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
+from fastwait._models import (
+    EMPTY_MAPPING,
+    JobAccepted,
+    JobState,
+    JobStatus,
+    OutputInfo,
+    QueueInfo,
+)
 from fastwait.exceptions import ApiError, BadResponseError, ConfigurationError
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._converter import structure
@@ -152,32 +159,31 @@ class _ToolsFastJobs(Provider):
 
     # --- translation ----------------------------------------------------------------------
     def _structure(self, payload: Any, cls: type[_W]) -> _W:
-        return structure(payload, cls, source=self.name, secrets=[self._api_key])
+        return structure(payload, cls, source=self.name, secrets=(self._api_key,))
 
     def _state(self, status: str) -> JobState:
-        return job_state(_STATES, status, source=self.name, secrets=[self._api_key])
+        return job_state(_STATES, status, source=self.name, secrets=(self._api_key,))
 
-    def parse_status(self, payload: Any) -> JobStatus:
+    def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
         wire = self._structure(payload, JobStatusResponse)
-        raw_percent = wire.progress.percent
-        percent = min(100.0, max(0.0, raw_percent)) if math.isfinite(raw_percent) else None
-        metrics = wire.metrics
-        output = wire.output
+        progress, metrics, output, error = wire.progress, wire.metrics, wire.output, wire.error
+        percent = progress.percent
+        values: dict[str, Any] = {
+            "input_bytes": metrics.input_bytes,
+            "output_bytes": metrics.output_bytes,
+            "credit_cost": metrics.credit_cost,
+        }
+        if metrics.compression_ratio is not None:
+            values["compression_ratio"] = metrics.compression_ratio
+        if metrics.savings_percent is not None:
+            values["savings_percent"] = metrics.savings_percent
         return JobStatus(
             id=payload_job_id(wire.id, source=self.name, field="$.id"),
             provider=self.name,
             state=self._state(wire.status),
-            progress_percent=percent,
-            progress_phase=wire.progress.phase,
-            metrics=_without_none(
-                {
-                    "input_bytes": metrics.input_bytes,
-                    "output_bytes": metrics.output_bytes,
-                    "credit_cost": metrics.credit_cost,
-                    "compression_ratio": metrics.compression_ratio,
-                    "savings_percent": metrics.savings_percent,
-                }
-            ),
+            progress_percent=min(100.0, max(0.0, percent)) if math.isfinite(percent) else None,
+            progress_phase=progress.phase,
+            metrics=values,
             output=None
             if output is None
             else OutputInfo(
@@ -185,9 +191,9 @@ class _ToolsFastJobs(Provider):
                 content_type=output.content_type,
                 file_count=output.file_count,
             ),
-            error_code=wire.error.code if wire.error else None,
-            error_detail=wire.error.detail if wire.error else None,
-            raw=payload,
+            error_code=None if error is None else error.code,
+            error_detail=None if error is None else error.detail,
+            raw=payload if keep_raw else EMPTY_MAPPING,
         )
 
     def parse_accepted(self, payload: Any) -> JobAccepted:

@@ -56,6 +56,7 @@ def create_app(
     bindings: CallbackBindings | None = None,
     max_body_bytes: int = 1 << 20,
     dedupe_capacity: int = 100_000,
+    keep_raw: bool = False,
 ) -> web.Application:
     """A new application serving the receiver at its root; see :func:`setup` for the arguments."""
     app = web.Application()
@@ -68,6 +69,7 @@ def create_app(
         bindings=bindings,
         max_body_bytes=max_body_bytes,
         dedupe_capacity=dedupe_capacity,
+        keep_raw=keep_raw,
     )
     return app
 
@@ -82,6 +84,7 @@ def setup(
     bindings: CallbackBindings | None = None,
     max_body_bytes: int = 1 << 20,
     dedupe_capacity: int = 100_000,
+    keep_raw: bool = False,
     prefix: str = "",
 ) -> WebhookReceiver:
     """Add the receiver's routes to ``app`` under ``prefix`` (``""`` or like ``"/fastwait"``).
@@ -89,8 +92,9 @@ def setup(
     ``verifier`` enables ``/hooks/{provider}``, ``callback_tokens`` enables
     ``/callbacks/{token}`` (at least one is required); ``bindings`` may be shared with the
     client. ``max_body_bytes`` bounds a body; ``dedupe_capacity`` bounds the remembered
-    ``webhook-id`` values. Call it before the app starts, once per app. Raises
-    :class:`ConfigurationError` for bad arguments and :class:`RuntimeError` when called twice.
+    ``webhook-id`` values; ``keep_raw`` keeps each body's JSON as ``JobStatus.raw``. Call it
+    before the app starts, once per app. Raises :class:`ConfigurationError` for bad arguments
+    and :class:`RuntimeError` when called twice.
     """
     if RECEIVER_KEY in app:
         raise RuntimeError("the fastwait receiver is already set up on this application")
@@ -104,6 +108,7 @@ def setup(
         bindings=bindings,
         max_body_bytes=max_body_bytes,
         dedupe_capacity=dedupe_capacity,
+        keep_raw=keep_raw,
     )
     app[RECEIVER_KEY] = receiver
     app.router.add_get(f"{prefix}/healthz", _healthz)

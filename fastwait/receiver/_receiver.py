@@ -60,12 +60,14 @@ class WebhookReceiver:
     ``providers`` are keyed by their ``name`` (the route segment). At least one of ``verifier``
     (signed ``/hooks/*``) and ``callback_tokens`` (``/callbacks/*``) must be given.
     ``bindings`` may be shared with the client that binds nonces after submitting.
+    ``keep_raw`` keeps each body's decoded JSON as the status' ``raw`` (empty by default).
     Raises :class:`ConfigurationError` for an unusable configuration. Use it from one loop.
     """
 
     __slots__ = (
         "_bindings",
         "_deliveries",
+        "_keep_raw",
         "_providers",
         "_registry",
         "_tokens",
@@ -83,6 +85,7 @@ class WebhookReceiver:
         bindings: CallbackBindings | None = None,
         max_body_bytes: int = 1 << 20,
         dedupe_capacity: int = 100_000,
+        keep_raw: bool = False,
     ) -> None:
         by_name: dict[str, Provider] = {}
         for provider in providers:
@@ -103,6 +106,7 @@ class WebhookReceiver:
         self._tokens = callback_tokens
         self._bindings = CallbackBindings() if bindings is None else bindings
         self._deliveries = RecentDeliveries(dedupe_capacity)
+        self._keep_raw = keep_raw
         self.max_body_bytes = max_body_bytes
         """Largest body read, in bytes; a larger one is refused unread (413)."""
 
@@ -215,7 +219,7 @@ class WebhookReceiver:
         except (ValueError, RecursionError):
             raise Rejection(400, "invalid_json") from None
         try:
-            return provider.parse_status(payload)
+            return provider.parse_status(payload, keep_raw=self._keep_raw)
         except BadResponseError:
             log.info("refused a %s delivery: not a job status", provider.name)
             raise Rejection(400, "invalid_status") from None

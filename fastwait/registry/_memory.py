@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import math
 import time
 from collections.abc import Callable
 
@@ -19,7 +20,7 @@ class MemoryResultStore:
     the recent ones; a waiter that comes later than ``ttl`` polls the API again instead.
     """
 
-    __slots__ = ("_clock", "_max_results", "_results", "_ttl")
+    __slots__ = ("_clock", "_max_results", "_next_eviction", "_results", "_ttl")
 
     def __init__(
         self,
@@ -38,33 +39,43 @@ class MemoryResultStore:
         self._results: collections.OrderedDict[JobKey, tuple[float, Resolution]] = (
             collections.OrderedDict()
         )
+        self._next_eviction = -math.inf
 
     def __len__(self) -> int:
         return len(self._results)
 
-    def _evict(self) -> None:
-        """Drop the results older than ``ttl``; :meth:`put_first` keeps the count bounded."""
-        deadline = self._clock() - self._ttl
+    def _evict(self, now: float) -> None:
+        """Drop the results older than ``ttl``; :meth:`put_first` keeps the count bounded.
+
+        Looks only once the oldest result can have expired (results expire in the order they
+        were stored), so a put costs one comparison, not an iteration.
+        """
+        if now < self._next_eviction:
+            return
+        deadline = now - self._ttl
         results = self._results
         while results:
             key, (stored_at, _) = next(iter(results.items()))
             if stored_at > deadline:
-                break
+                self._next_eviction = stored_at + self._ttl
+                return
             del results[key]
+        self._next_eviction = now + self._ttl  # empty: nothing stored later expires sooner
 
     async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
-        self._evict()
+        now = self._clock()
+        self._evict(now)
         results = self._results
         stored = results.get(key)
         if stored is not None:
             return stored[1]
-        results[key] = (self._clock(), resolution)
+        results[key] = (now, resolution)
         if len(results) > self._max_results:
             results.popitem(last=False)
         return resolution
 
     async def get(self, key: JobKey) -> Resolution | None:
-        self._evict()
+        self._evict(self._clock())
         stored = self._results.get(key)
         return None if stored is None else stored[1]
 

@@ -94,7 +94,7 @@ class Registry:
         self._clock = clock
         self._waiting: dict[JobKey, _Waiting] = {}
         self._subscribers: dict[JobKey | None, list[StatusCallback]] = {}
-        self._resolved_listeners: list[ResolvedCallback] = []
+        self._resolved_listeners: tuple[ResolvedCallback, ...] = ()
         self._store.listen(self._deliver)
 
     @property
@@ -192,7 +192,7 @@ class Registry:
         waiting = self._waiting.pop(key, None)
         if waiting is not None:
             waiting.resolve(resolution)
-        for listener in tuple(self._resolved_listeners):
+        for listener in self._resolved_listeners:  # a tuple: replaced, never changed in place
             try:
                 listener(key, resolution)
             except Exception:
@@ -217,9 +217,18 @@ class Registry:
         return unsubscribe
 
     def on_resolved(self, listener: ResolvedCallback) -> Callable[[], None]:
-        """Call ``listener(key, resolution)`` whenever a job resolves, from any source."""
-        self._resolved_listeners.append(listener)
-        return lambda: self._resolved_listeners.remove(listener)
+        """Call ``listener(key, resolution)`` whenever a job resolves, from any source.
+
+        Returns the function that removes it.
+        """
+        self._resolved_listeners = (*self._resolved_listeners, listener)
+
+        def remove() -> None:
+            listeners = list(self._resolved_listeners)
+            listeners.remove(listener)
+            self._resolved_listeners = tuple(listeners)
+
+        return remove
 
     def _notify(self, key: JobKey, status: JobStatus) -> None:
         if not self._subscribers:
