@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 import time
 import urllib.parse
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -22,6 +23,7 @@ from typing import Self
 import aiohttp
 import attrs
 
+from fastwait._completions import Completions
 from fastwait._models import JobAccepted, JobState, JobStatus
 from fastwait._transport import HttpTransport
 from fastwait.downloads._downloader import is_output_archive, save_output, unpack_outputs
@@ -418,14 +420,7 @@ class Client:
         Returns the function that stops tracking (polling also stops when the job resolves).
         """
         _, poller = self._open()
-        self._provider.status_request(job_id)  # a malformed id fails here, not at the first poll
-        submitted_at, queue_estimate = self._submitted_at(job_id, poller.now())
-        poller.track(
-            job_id,
-            submitted_at=submitted_at,
-            queue_estimate=queue_estimate,
-            webhook_expected=self._callback_url is not None,
-        )
+        self._track(job_id)
         released = False
 
         def release() -> None:
@@ -435,6 +430,25 @@ class Client:
                 poller.release(job_id)
 
         return release
+
+    def _track(self, job_id: str) -> None:
+        """Poll ``job_id`` (once per job, however many callers); match with ``_release``.
+
+        Raises ``ConfigurationError`` for a malformed id, before any request.
+        """
+        _, poller = self._open()
+        self._provider.status_request(job_id)  # a malformed id fails here, not at the first poll
+        submitted_at, queue_estimate = self._submitted_at(job_id, poller.now())
+        poller.track(
+            job_id,
+            submitted_at=submitted_at,
+            queue_estimate=queue_estimate,
+            webhook_expected=self._callback_url is not None,
+        )
+
+    def _release(self, job_id: str) -> None:
+        if self._poller is not None:
+            self._poller.release(job_id)
 
     async def wait_resolution(self, job_id: str, timeout: float | None = None) -> Resolution:
         """The job's terminal status (any state) with its source, polling until it arrives.
@@ -511,22 +525,49 @@ class Client:
 
     async def as_completed(
         self, job_ids: Iterable[str], timeout: float | None = None
-    ) -> AsyncIterator[JobResult]:
+    ) -> AsyncGenerator[JobResult, None]:
         """Yield a :class:`JobResult` for each job, in the order they finish.
 
-        One job's failure, cancellation or timeout is reported in its result and never stops
-        the others. Leaving the loop early stops waiting for the rest.
+        One job's failure, cancellation or timeout (``timeout`` seconds from the call, for
+        each job) is reported in its result and never stops the others. Leaving the loop
+        early stops waiting for the rest (at once inside ``contextlib.aclosing``, else when
+        the generator is collected). Costs no task per job: 100,000 jobs are fine.
         """
-        tasks = [
-            asyncio.ensure_future(self.result(job_id, timeout)) for job_id in dict.fromkeys(job_ids)
-        ]
-        try:
-            for next_done in asyncio.as_completed(tasks):
-                yield await next_done
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        if timeout is not None and not timeout > 0:
+            raise ConfigurationError("timeout must be positive (or None to wait indefinitely)")
+        self._open()
+        name = self._provider.name
+        completions = Completions(
+            self._registry,
+            name,
+            track=self._track,
+            release=self._release,
+            timeout=timeout,
+            look_up=True,
+        )
+        async with contextlib.aclosing(completions.outcomes(list(job_ids))) as outcomes:
+            async for job_id, outcome, elapsed in outcomes:
+                stats = self.poll_stats(job_id)
+                polls = stats.polls if stats else 0
+                if isinstance(outcome, Resolution):
+                    yield JobResult(
+                        provider=name,
+                        job_id=job_id,
+                        status=outcome.status,
+                        source=outcome.source,
+                        polls=polls,
+                        elapsed=elapsed,
+                    )
+                else:
+                    assert isinstance(outcome, FastwaitError)
+                    yield JobResult(
+                        provider=name,
+                        job_id=job_id,
+                        status=None,
+                        error=outcome,
+                        polls=polls,
+                        elapsed=elapsed,
+                    )
 
 
 def _is_http_url(url: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Literal
 
@@ -197,6 +198,55 @@ async def test_as_completed_reports_timeouts_without_stopping(fake: FakeProvider
         results = {r.job_id: r async for r in client.as_completed([endless, quick], timeout=0.5)}
     assert isinstance(results[endless].error, WaitTimeout)
     assert results[quick].succeeded
+
+
+async def test_as_completed_keeps_no_task_per_job(fake: FakeProvider) -> None:
+    job_ids = [fake.create_job("compress", duration=0.3) for _ in range(200)]
+    tasks_before = len(asyncio.all_tasks())
+    async with compress_client(fake) as client:
+        completed = client.as_completed(job_ids, timeout=10)
+        first = await anext(completed)
+        tasks_while_waiting = len(asyncio.all_tasks())
+        rest = [result async for result in completed]
+    assert first.succeeded
+    assert len(rest) == 199
+    assert tasks_while_waiting - tasks_before < 40  # the scheduler and requests in flight
+
+
+async def test_as_completed_reports_a_malformed_id_and_waits_for_the_others(
+    fake: FakeProvider,
+) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    async with compress_client(fake) as client:
+        results = {r.job_id: r async for r in client.as_completed(["a/b", job_id], timeout=10)}
+    assert isinstance(results["a/b"].error, ConfigurationError)
+    assert results[job_id].succeeded
+
+
+async def test_as_completed_yields_a_stored_result_without_polling(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=60)
+    registry = Registry()
+    await registry.publish(
+        JobStatus(id=job_id, provider="compress", state=JobState.SUCCEEDED), source="webhook"
+    )
+    async with compress_client(fake, registry=registry) as client:
+        results = [r async for r in client.as_completed([job_id, job_id], timeout=10)]
+    assert [(r.job_id, r.source) for r in results] == [(job_id, "webhook")]
+    assert fake.job("compress", job_id).requests == 0
+
+
+async def test_leaving_as_completed_early_stops_waiting_for_the_rest(fake: FakeProvider) -> None:
+    quick = fake.create_job("compress", duration=0.1)
+    endless = [fake.create_job("compress", duration=60) for _ in range(3)]
+    registry = Registry()
+    async with compress_client(fake, registry=registry) as client:
+        async with contextlib.aclosing(client.as_completed([quick, *endless], timeout=10)) as jobs:
+            async for result in jobs:
+                assert result.job_id == quick
+                break
+        assert all(registry.waiters(("compress", job_id)) == 0 for job_id in endless)
+        assert client._poller is not None
+        assert not any(client._poller.is_tracked(job_id) for job_id in endless)
 
 
 async def test_progress_callback_sees_the_percent_grow() -> None:

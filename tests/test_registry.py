@@ -196,3 +196,56 @@ async def test_resolution_listeners_hear_every_source() -> None:
     registry.on_resolved(lambda key, resolution: heard.append(resolution.source))
     await registry.publish(status(JobState.SUCCEEDED), source="webhook")
     assert heard == ["webhook"]
+
+
+async def test_a_watch_callback_is_told_the_resolution_once() -> None:
+    registry = Registry()
+    told: list[tuple[Any, Any]] = []
+    registry.watch(KEY, lambda key, outcome: told.append((key, outcome)))
+    assert registry.waiters(KEY) == 1
+    await registry.publish(status(JobState.SUCCEEDED), source="webhook")
+    await registry.publish(status(JobState.SUCCEEDED), source="poll")
+    assert [(key, outcome.source) for key, outcome in told] == [(KEY, "webhook")]
+    assert registry.waiters(KEY) == 0
+
+
+async def test_a_watch_callback_is_told_the_error_that_failed_the_waiters() -> None:
+    registry = Registry()
+    told: list[Any] = []
+    registry.watch(KEY, lambda key, outcome: told.append(outcome))
+    error = NotFoundError(404, "jobs.not_found", None)
+    registry.fail(KEY, error)
+    assert told == [error]
+
+
+async def test_an_unwatched_callback_is_not_told() -> None:
+    registry = Registry()
+    told: list[Any] = []
+
+    def callback(key: Any, outcome: Any) -> None:
+        told.append(outcome)
+
+    registry.watch(KEY, callback)
+    registry.unwatch(KEY, callback)
+    assert registry.waiters(KEY) == 0
+    await registry.publish(status(JobState.SUCCEEDED))
+    assert told == []
+
+
+async def test_look_up_delivers_a_stored_result_to_the_watchers() -> None:
+    registry = Registry()
+    await registry.publish(status(JobState.SUCCEEDED), source="webhook")
+    told: list[Any] = []
+    registry.watch(KEY, lambda key, outcome: told.append(outcome))
+    assert await registry.look_up(KEY)
+    assert [outcome.source for outcome in told] == ["webhook"]
+    assert not await registry.look_up(("compress", "another"))
+
+
+async def test_closing_the_registry_tells_watchers_it_closed() -> None:
+    registry = Registry()
+    told: list[Any] = []
+    registry.watch(KEY, lambda key, outcome: told.append(outcome))
+    await registry.aclose()
+    assert len(told) == 1
+    assert isinstance(told[0], RuntimeError)

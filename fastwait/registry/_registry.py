@@ -4,7 +4,8 @@ The poller and the webhook receiver both :meth:`Registry.publish` what they lear
 :meth:`Registry.wait` on a job key and never know (or care) which source answered. Promises:
 
 * any number of waiters may await one key; cancelling or timing out one never disturbs the
-  others (each awaits a future of its own, resolved directly when the result arrives);
+  others (each awaits a future of its own, resolved directly when the result arrives, or is
+  a callback registered with :meth:`Registry.watch`, which costs no task and no future);
 * the first terminal status wins; a later duplicate is ignored and a *conflicting* one (another
   terminal state) is logged, never applied;
 * a terminal status published before anyone waits is kept by the :class:`ResultStore` (bounded
@@ -32,29 +33,48 @@ log = logging.getLogger("fastwait.registry")
 
 StatusCallback = Callable[[JobStatus], None]
 ResolvedCallback = Callable[[JobKey, Resolution], None]
+OutcomeCallback = Callable[[JobKey, "Resolution | BaseException"], None]
+"""Told once how an awaited key ended: its resolution, or the error that failed its waiters."""
 
 
 class _Waiting:
-    """The futures of one awaited key's waiters (one each) and what else is known meanwhile."""
+    """The waiters of one awaited key and what else is known meanwhile.
 
-    __slots__ = ("futures", "last_status")
+    A waiter is a future (one per :meth:`Registry.wait_resolution` call) or a callback
+    (:meth:`Registry.watch`, for callers awaiting thousands of keys without a task each).
+    """
+
+    __slots__ = ("last_status", "waiters")
 
     def __init__(self) -> None:
-        self.futures: list[asyncio.Future[Resolution]] = []
+        self.waiters: list[asyncio.Future[Resolution] | OutcomeCallback] = []
         self.last_status: JobStatus | None = None
 
-    def resolve(self, resolution: Resolution) -> None:
-        for future in self.futures:
-            if not future.done():  # a cancelled waiter's future is done already
-                future.set_result(resolution)
+    def resolve(self, key: JobKey, resolution: Resolution) -> None:
+        for waiter in self.waiters:
+            if isinstance(waiter, asyncio.Future):
+                if not waiter.done():  # a cancelled waiter's future is done already
+                    waiter.set_result(resolution)
+            else:
+                _tell(waiter, key, resolution)
 
-    def fail(self, error: BaseException) -> None:
-        for future in self.futures:
-            if not future.done():
-                future.set_exception(error)
-                # Marked as retrieved: a waiter that leaves before awaiting its future (while
-                # the store is looked up) never reads it, and asyncio would report it.
-                future.exception()
+    def fail(self, key: JobKey, error: BaseException) -> None:
+        for waiter in self.waiters:
+            if isinstance(waiter, asyncio.Future):
+                if not waiter.done():
+                    waiter.set_exception(error)
+                    # Marked as retrieved: a waiter that leaves before awaiting its future
+                    # (while the store is looked up) never reads it, and asyncio would report it.
+                    waiter.exception()
+            else:
+                _tell(waiter, key, error)
+
+
+def _tell(callback: OutcomeCallback, key: JobKey, outcome: Resolution | BaseException) -> None:
+    try:
+        callback(key, outcome)
+    except Exception:
+        log.exception("an outcome callback failed")
 
 
 class Registry:
@@ -112,11 +132,8 @@ class Registry:
 
     async def wait_resolution(self, key: JobKey, timeout: float | None = None) -> Resolution:
         """Like :meth:`wait`, with how and when the result arrived."""
-        waiting = self._waiting.get(key)
-        if waiting is None:
-            waiting = self._waiting[key] = _Waiting()
         future: asyncio.Future[Resolution] = asyncio.get_running_loop().create_future()
-        waiting.futures.append(future)
+        waiting = self._add_waiter(key, future)
         try:
             stored = await self._store.get(key)
             if stored is not None and not future.done():
@@ -128,16 +145,57 @@ class Registry:
         except TimeoutError:
             raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status) from None
         finally:
-            # A delivery or failure took the whole entry away; otherwise only this waiter goes.
-            if self._waiting.get(key) is waiting:
-                waiting.futures.remove(future)
-                if not waiting.futures:
-                    del self._waiting[key]
+            self._remove_waiter(key, waiting, future)
+
+    def watch(self, key: JobKey, callback: OutcomeCallback) -> None:
+        """Call ``callback(key, outcome)`` once, when ``key`` resolves or its waiters fail.
+
+        ``outcome`` is the :class:`Resolution`, or the error :meth:`fail` reported (a
+        ``RuntimeError`` when the registry closes). A waiter without a task or a future: for
+        callers awaiting thousands of keys at once. It does not read the store (a result stored
+        already is delivered by :meth:`look_up`); :meth:`unwatch` stops it. The callback runs
+        in the publisher's task and must not block; an exception it raises is logged.
+        """
+        self._add_waiter(key, callback)
+
+    def unwatch(self, key: JobKey, callback: OutcomeCallback) -> None:
+        """Undo one :meth:`watch` of ``key`` that has not been called yet."""
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            self._remove_waiter(key, waiting, callback)
+
+    async def look_up(self, key: JobKey) -> bool:
+        """Deliver the stored result of ``key`` to its waiters, if there is one (then True)."""
+        stored = await self._store.get(key)
+        if stored is None:
+            return False
+        self._deliver(key, stored)
+        return True
+
+    def _add_waiter(
+        self, key: JobKey, waiter: asyncio.Future[Resolution] | OutcomeCallback
+    ) -> _Waiting:
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            waiting = self._waiting[key] = _Waiting()
+        waiting.waiters.append(waiter)
+        return waiting
+
+    def _remove_waiter(
+        self, key: JobKey, waiting: _Waiting, waiter: asyncio.Future[Resolution] | OutcomeCallback
+    ) -> None:
+        # A delivery or failure took the whole entry away; otherwise only this waiter goes.
+        if self._waiting.get(key) is waiting:
+            waiters = waiting.waiters
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                del self._waiting[key]
 
     def waiters(self, key: JobKey) -> int:
         """How many callers await ``key`` right now."""
         waiting = self._waiting.get(key)
-        return 0 if waiting is None else len(waiting.futures)
+        return 0 if waiting is None else len(waiting.waiters)
 
     def last_status(self, key: JobKey) -> JobStatus | None:
         """The newest non-terminal status published for an awaited key."""
@@ -186,12 +244,12 @@ class Registry:
         """Fail the current waiters of ``key`` with a permanent error (nothing is stored)."""
         waiting = self._waiting.pop(key, None)
         if waiting is not None:
-            waiting.fail(error)
+            waiting.fail(key, error)
 
     def _deliver(self, key: JobKey, resolution: Resolution) -> None:
         waiting = self._waiting.pop(key, None)
         if waiting is not None:
-            waiting.resolve(resolution)
+            waiting.resolve(key, resolution)
         for listener in self._resolved_listeners:  # a tuple: replaced, never changed in place
             try:
                 listener(key, resolution)
@@ -242,8 +300,8 @@ class Registry:
     async def aclose(self) -> None:
         """Release the store; waiters still pending get :class:`RuntimeError`."""
         waiting, self._waiting = self._waiting, {}
-        for entry in waiting.values():
-            entry.fail(RuntimeError("registry closed"))
+        for key, entry in waiting.items():
+            entry.fail(key, RuntimeError("registry closed"))
         await self._store.aclose()
 
     async def __aenter__(self) -> Registry:

@@ -1,0 +1,150 @@
+"""Awaiting many jobs at once, in completion order, without a task or a future per job.
+
+``Client.as_completed`` awaits 100,000 jobs in one process: a task (and its coroutine frames)
+per job would cost more memory than everything else a job needs. Here each job is a callback
+registered with :meth:`Registry.watch <fastwait.Registry.watch>` plus an entry in a set; the
+outcomes land in one queue, which the iterator drains, and one timer stands for every job's
+deadline (they all start together).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncGenerator, Callable, Sequence
+
+from fastwait.exceptions import FastwaitError, WaitTimeout
+from fastwait.registry._registry import Registry
+from fastwait.registry._store import JobKey, Resolution
+
+__all__ = ["Completions"]
+
+_LOOKUPS_PER_TURN = 500
+"""Store look-ups between two yields to the event loop (an in-memory store never suspends)."""
+
+Outcome = Resolution | BaseException
+
+
+class Completions:
+    """The outcomes of one batch of jobs of one provider, in the order they arrive.
+
+    ``track(job_id)`` starts polling a job (and raises ``ConfigurationError`` for a malformed
+    id), ``release(job_id)`` stops it. Iterate :meth:`outcomes` once; leaving it early stops
+    waiting for the rest.
+    """
+
+    __slots__ = (
+        "_arrived",
+        "_look_up",
+        "_pending",
+        "_provider",
+        "_registry",
+        "_release",
+        "_timeout",
+        "_track",
+        "_tracked",
+        "_wakeup",
+    )
+
+    def __init__(
+        self,
+        registry: Registry,
+        provider: str,
+        *,
+        track: Callable[[str], None],
+        release: Callable[[str], None],
+        timeout: float | None,
+        look_up: bool,
+    ) -> None:
+        self._registry = registry
+        self._provider = provider
+        self._track = track
+        self._release = release
+        self._timeout = timeout
+        self._look_up = look_up
+        self._pending: set[str] = set()
+        self._tracked: set[str] = set()
+        self._arrived: collections.deque[tuple[str, Outcome, float]] = collections.deque()
+        self._wakeup = asyncio.Event()
+
+    async def outcomes(
+        self, job_ids: Sequence[str]
+    ) -> AsyncGenerator[tuple[str, Outcome, float], None]:
+        """``(job_id, outcome, seconds since the start)`` for each job, as each one ends.
+
+        ``outcome`` is the job's :class:`Resolution` or the :class:`FastwaitError` that ended
+        the wait (``WaitTimeout``, a typed API error, ``ConfigurationError`` for a malformed
+        id); any other error (a closed registry) is raised.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        name, pending, arrived = self._provider, self._pending, self._arrived
+        for job_id in job_ids:
+            if job_id in pending:
+                continue
+            pending.add(job_id)
+            self._registry.watch((name, job_id), self._on_outcome)
+        timer = None
+        if self._timeout is not None:
+            timer = loop.call_at(started + self._timeout, self._expire, started)
+        starting = asyncio.create_task(self._start(job_ids), name="fastwait-as-completed")
+        try:
+            while pending or arrived:
+                if not arrived:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                job_id, outcome, at = arrived.popleft()
+                if not isinstance(outcome, Resolution | FastwaitError):
+                    raise outcome
+                yield job_id, outcome, at - started
+        finally:
+            if timer is not None:
+                timer.cancel()
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            for job_id in pending:
+                self._registry.unwatch((name, job_id), self._on_outcome)
+            for job_id in self._tracked:
+                self._release(job_id)
+            pending.clear()
+            self._tracked.clear()
+
+    async def _start(self, job_ids: Sequence[str]) -> None:
+        """Deliver what the store already holds, and start polling the rest."""
+        name, pending = self._provider, self._pending
+        for n, job_id in enumerate(job_ids, 1):
+            if job_id not in pending:
+                continue  # ended already (a stored result, a timeout), or listed twice
+            if self._look_up and await self._registry.look_up((name, job_id)):
+                continue
+            try:
+                self._track(job_id)
+            except FastwaitError as error:
+                self._registry.unwatch((name, job_id), self._on_outcome)
+                self._end(job_id, error)
+            else:
+                self._tracked.add(job_id)
+            if n % _LOOKUPS_PER_TURN == 0:
+                await asyncio.sleep(0)
+
+    def _on_outcome(self, key: JobKey, outcome: Outcome) -> None:
+        if key[1] in self._pending:
+            self._end(key[1], outcome)
+
+    def _end(self, job_id: str, outcome: Outcome) -> None:
+        self._pending.discard(job_id)
+        if job_id in self._tracked:
+            self._tracked.discard(job_id)
+            self._release(job_id)
+        self._arrived.append((job_id, outcome, asyncio.get_running_loop().time()))
+        self._wakeup.set()
+
+    def _expire(self, started: float) -> None:
+        """The deadline passed: every job still pending ends with :class:`WaitTimeout`."""
+        assert self._timeout is not None
+        for job_id in tuple(self._pending):
+            key = (self._provider, job_id)
+            last_status = self._registry.last_status(key)
+            self._registry.unwatch(key, self._on_outcome)
+            self._end(job_id, WaitTimeout(key[0], job_id, self._timeout, last_status))
