@@ -190,6 +190,9 @@ class Client:
                     connector=aiohttp.TCPConnector(
                         limit=self._max_connections, limit_per_host=self._max_connections
                     ),
+                    # The job APIs set no cookies: a real jar would filter and parse for nothing
+                    # on every request and response.
+                    cookie_jar=aiohttp.DummyCookieJar(),
                     timeout=aiohttp.ClientTimeout(
                         total=None,
                         sock_connect=self._request_timeout,

@@ -37,7 +37,8 @@ class JsonResponse:
 
     @property
     def retry_after(self) -> float | None:
-        return parse_retry_after(self.headers.get("Retry-After"), datetime.now(UTC))
+        value = self.headers.get("Retry-After")
+        return None if value is None else parse_retry_after(value, datetime.now(UTC))
 
 
 def _decode_json(body: bytes) -> Any:
@@ -77,7 +78,7 @@ class HttpTransport:
                     data.add_field(request.file_field, handle, filename=upload.name)
             try:
                 async with self._session.request(
-                    request.method, request.url, headers=dict(request.headers), data=data
+                    request.method, request.url, headers=request.headers, data=data
                 ) as response:
                     if response.status not in ok:
                         body = await response.content.read(1 << 16)
@@ -88,28 +89,54 @@ class HttpTransport:
                     f"response body was cut short: {exc}", transient=True
                 ) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise TransportError(
-                    f"{request.method} {_path_of(request.url)} failed: {type(exc).__name__}"
-                    f"{': ' + str(exc) if str(exc) else ''}"
-                ) from exc
+                raise _transport_error(request, exc) from exc
 
     async def json(
         self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
     ) -> JsonResponse:
         """Send ``request`` and decode its JSON body."""
+        if upload is None and request.file_field is None and not request.fields:
+            return await self._json_without_body(request, ok)
         async with self.open(request, ok=ok, upload=upload) as response:
-            body = await response.content.read(_MAX_JSON_BYTES + 1)
-            if len(body) > _MAX_JSON_BYTES:
-                raise BadResponseError(f"response JSON exceeds {_MAX_JSON_BYTES} bytes")
-            if response.content_length is not None and len(body) < response.content_length:
-                raise BadResponseError("response JSON is truncated", transient=True)
-            return JsonResponse(response.status, _decode_json(body), response.headers)
+            return await _json_response(response)
+
+    async def _json_without_body(self, request: ApiRequest, ok: tuple[int, ...]) -> JsonResponse:
+        """:meth:`json` for a request without a body (every status poll): the same answers
+        and errors as through :meth:`open`, without its context-manager machinery."""
+        try:
+            async with self._session.request(
+                request.method, request.url, headers=request.headers
+            ) as response:
+                if response.status not in ok:
+                    body = await response.content.read(1 << 16)
+                    raise self._provider.parse_error(response.status, body, response.headers)
+                return await _json_response(response)
+        except aiohttp.ClientPayloadError as exc:
+            raise BadResponseError(f"response body was cut short: {exc}", transient=True) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _transport_error(request, exc) from exc
 
     async def empty(self, request: ApiRequest, *, ok: tuple[int, ...]) -> Mapping[str, str]:
         """Send ``request`` whose success answer has no body; return the headers."""
         async with self.open(request, ok=ok) as response:
             await response.read()
             return response.headers
+
+
+async def _json_response(response: aiohttp.ClientResponse) -> JsonResponse:
+    body = await response.content.read(_MAX_JSON_BYTES + 1)
+    if len(body) > _MAX_JSON_BYTES:
+        raise BadResponseError(f"response JSON exceeds {_MAX_JSON_BYTES} bytes")
+    if response.content_length is not None and len(body) < response.content_length:
+        raise BadResponseError("response JSON is truncated", transient=True)
+    return JsonResponse(response.status, _decode_json(body), response.headers)
+
+
+def _transport_error(request: ApiRequest, exc: BaseException) -> TransportError:
+    return TransportError(
+        f"{request.method} {_path_of(request.url)} failed: {type(exc).__name__}"
+        f"{': ' + str(exc) if str(exc) else ''}"
+    )
 
 
 def _path_of(url: str) -> str:

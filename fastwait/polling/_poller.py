@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import heapq
 import logging
 import random
@@ -42,6 +41,8 @@ FetchStatus = Callable[[str], Awaitable[tuple[JobStatus, float | None]]]
 """Fetch one job's status: ``(status, retry_after seconds or None)``; raises FastwaitError."""
 
 _RECENT_STATS = 100_000
+_TIMER_SLACK = 0.002
+"""Seconds by which a poll may start early, so that due times a hair apart share one wakeup."""
 
 
 @attrs.define
@@ -239,32 +240,42 @@ class Poller:
     # --- the scheduler --------------------------------------------------------------------
     async def _run(self) -> None:
         heap = self._heap
+        wakeup = self._wakeup
+        loop = asyncio.get_running_loop()
         assert self._slots is not None
-        while True:
-            if not heap:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            due, seq, job_id = heap[0]
-            tracked = self._tracked.get(job_id)
-            if tracked is None or tracked.seq != seq:
+        timer: asyncio.TimerHandle | None = None
+        try:
+            while True:
+                if not heap:
+                    wakeup.clear()
+                    await wakeup.wait()
+                    continue
+                due, seq, job_id = heap[0]
+                tracked = self._tracked.get(job_id)
+                if tracked is None or tracked.seq != seq:
+                    heapq.heappop(heap)
+                    continue
+                delay = due - self.now()
+                if delay > _TIMER_SLACK:
+                    # A timer that sets the event, not asyncio.timeout(): no exception is
+                    # raised and caught for every due time, which costs more than the poll.
+                    wakeup.clear()
+                    if timer is not None:
+                        timer.cancel()
+                    timer = loop.call_later(delay, wakeup.set)
+                    await wakeup.wait()
+                    continue
                 heapq.heappop(heap)
-                continue
-            delay = due - self.now()
-            if delay > 0:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._wakeup.wait()
-                continue
-            heapq.heappop(heap)
-            await self._slots.acquire()
-            if self._tracked.get(job_id) is not tracked:
-                self._slots.release()
-                continue
-            task = asyncio.create_task(self._poll(tracked))
-            self._requests.add(task)
-            task.add_done_callback(self._requests.discard)
+                await self._slots.acquire()
+                if self._tracked.get(job_id) is not tracked:
+                    self._slots.release()
+                    continue
+                task = asyncio.create_task(self._poll(tracked))
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def _poll(self, tracked: _Tracked) -> None:
         assert self._slots is not None
