@@ -23,7 +23,8 @@ from conftest import ManualClock
 from standardwebhooks.webhooks import Webhook
 
 import fastwait.testing
-from fastwait.testing import FakeProvider
+from fastwait.testing import FakeProvider, LogNormalDurations
+from fastwait.testing.__main__ import _parser as standalone_parser
 
 TOOLS_FAST_AUTH = {"X-Fast-Api-Key": "test-key"}
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -343,3 +344,14 @@ async def test_webhook_is_posted_once_at_terminal_time_and_signed(
         assert json.loads(body) == status
         Webhook(SECRET).verify(body, headers)
         assert fake.webhook_deliveries == [("compress", job_id, url, 204)]
+
+
+def test_the_standalone_fake_takes_a_log_normal_model_by_median_and_sigma() -> None:
+    durations = standalone_parser().parse_args(["--durations", "lognormal:8,0.4"]).durations
+    assert durations == LogNormalDurations(median=8.0, sigma=0.4)
+
+
+@pytest.mark.parametrize("text", ["lognormal:8", "lognormal:0,0.4", "lognormal:8,x", "normal:8,1"])
+def test_the_standalone_fake_refuses_a_malformed_duration_model(text: str) -> None:
+    with pytest.raises(SystemExit):
+        standalone_parser().parse_args(["--durations", text])

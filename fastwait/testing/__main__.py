@@ -20,12 +20,24 @@ __all__ = ["main"]
 
 
 def _durations(text: str) -> Callable[[random.Random], float] | float:
-    if text == "lognormal":
-        return LogNormalDurations()
+    """``lognormal`` (median 3 s, sigma 0.8), ``lognormal:MEDIAN,SIGMA``, or fixed seconds."""
+    name, colon, parameters = text.partition(":")
+    if name == "lognormal":
+        if not colon:
+            return LogNormalDurations()
+        try:
+            median, sigma = (float(value) for value in parameters.split(","))
+            return LogNormalDurations(median=median, sigma=sigma)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                "expected lognormal:MEDIAN,SIGMA with MEDIAN > 0 and SIGMA >= 0"
+            ) from None
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("expected 'lognormal' or a number of seconds") from None
+        raise argparse.ArgumentTypeError(
+            "expected 'lognormal', 'lognormal:MEDIAN,SIGMA' or a number of seconds"
+        ) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--port", type=int, default=0, help="0 picks a free port (default)")
     add("--api-key", default="test-key")
     add("--media-token", default=None)
-    add("--durations", type=_durations, default=1.0, help="'lognormal' or seconds (default 1)")
+    add(
+        "--durations",
+        type=_durations,
+        default=1.0,
+        help="'lognormal' (median 3 s, sigma 0.8), 'lognormal:MEDIAN,SIGMA' or seconds (default 1)",
+    )
     add("--queue-time", type=float, default=0.0)
     add("--failure-rate", type=float, default=0.0)
     add("--progress-noise", type=float, default=5.0)
