@@ -45,7 +45,7 @@ from fastwait.providers import (
     ToolsFastCompress,
 )
 from fastwait.registry._registry import Registry
-from fastwait.registry._store import JobJournal, Resolution
+from fastwait.registry._store import JobJournal, PollLease, Resolution
 from fastwait.webhooks._callback_bindings import CallbackBindings
 from fastwait.webhooks._callback_tokens import CallbackTokens
 
@@ -462,14 +462,21 @@ class Client:
         if timeout is not None and not timeout > 0:
             raise ConfigurationError("timeout must be positive (or None to wait indefinitely)")
         key = (self._provider.name, job_id)
-        stored = await self._registry.resolution(key)
-        if stored is not None:
-            return stored
+        shared = self._polls_share_lookups()
+        if not shared:
+            stored = await self._registry.resolution(key)
+            if stored is not None:
+                return stored
         release = self.track(job_id)
         try:
-            return await self._registry.wait_resolution(key, timeout)
+            return await self._registry.wait_resolution(key, timeout, look_up=not shared)
         finally:
             release()
+
+    def _polls_share_lookups(self) -> bool:
+        """Whether the poller's first look at a job reads its stored result (a store shared by
+        replicas: one round trip takes the poll lease or finds the result)."""
+        return isinstance(self._registry.store, PollLease)
 
     async def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
         """Wait for ``job_id`` to finish and return its SUCCEEDED status.
@@ -546,7 +553,7 @@ class Client:
             track=self._track,
             release=self._release,
             timeout=timeout,
-            look_up=True,
+            look_up=not self._polls_share_lookups(),
         )
         async with contextlib.aclosing(completions.outcomes(list(job_ids))) as outcomes:
             async for job_id, outcome, elapsed in outcomes:

@@ -148,22 +148,63 @@ async def test_a_webhook_received_by_one_replica_wakes_a_waiter_on_another(
 @pytest.mark.redis
 async def test_one_replica_at_a_time_holds_a_poll_lease(redis: RedisHarness) -> None:
     a, b = redis.store(), redis.store()
+    assert await a.acquire_poll_lease(KEY, 10.0) is None
+    wait = await b.acquire_poll_lease(KEY, 10.0)
+    assert wait is not None
+    assert 9.0 < wait <= 10.0  # look again when the holder's lease can first lapse
+    assert await a.acquire_poll_lease(KEY, 10.0) is None
+
+
+@pytest.mark.redis
+async def test_a_holder_confirms_its_lease_from_memory_until_half_its_life_is_gone(
+    redis: RedisHarness,
+) -> None:
+    a = redis.store()
     lease = f"{redis.prefix}lease:{KEY[0]}:{KEY[1]}"
-    assert await a.acquire_poll_lease(KEY, 10.0)
-    assert not await b.acquire_poll_lease(KEY, 10.0)
-    await redis.admin.pexpire(lease, 500)
-    assert await a.acquire_poll_lease(KEY, 10.0)  # the holder extends it
-    assert await redis.admin.pttl(lease) > 9_000
-    assert not await b.acquire_poll_lease(KEY, 10.0)
+    assert await a.acquire_poll_lease(KEY, 10.0) is None
+    await redis.admin.delete(lease)
+    # No round trip: a lease is renewed only when half its lifetime is gone.
+    assert await a.acquire_poll_lease(KEY, 10.0) is None
+    assert not await redis.admin.exists(lease)
 
 
 @pytest.mark.redis
 async def test_a_lapsed_lease_goes_to_the_next_replica_that_asks(redis: RedisHarness) -> None:
     a, b = redis.store(), redis.store()
-    assert await a.acquire_poll_lease(KEY, 0.05)
-    await asyncio.sleep(0.1)  # a crashed holder simply stops renewing
-    assert await b.acquire_poll_lease(KEY, 10.0)
-    assert not await a.acquire_poll_lease(KEY, 10.0)
+    assert await a.acquire_poll_lease(KEY, 0.05) is None
+    await asyncio.sleep(0.1)  # the holder polls no more: its lease runs out
+    assert await b.acquire_poll_lease(KEY, 10.0) is None
+    assert await a.acquire_poll_lease(KEY, 10.0) is not None
+
+
+@pytest.mark.redis
+async def test_the_lease_of_a_replica_that_died_goes_to_its_follower_once_it_is_missed(
+    redis: RedisHarness,
+) -> None:
+    doomed, survivor = redis.store(liveness_ttl=0.3), redis.store(liveness_ttl=0.3)
+    lapsed: asyncio.Queue[list[JobKey]] = asyncio.Queue()
+    survivor.on_lease_lapsed(lapsed.put_nowait)
+    assert await doomed.acquire_poll_lease(KEY, 600.0) is None
+    assert await survivor.acquire_poll_lease(KEY, 600.0) is not None
+    await doomed.aclose()  # as a crash: its lease stays, its heartbeat stops
+    async with asyncio.timeout(5):  # told once the doomed one's liveness lapsed
+        assert await lapsed.get() == [KEY]
+    assert await survivor.acquire_poll_lease(KEY, 600.0) is None
+
+
+@pytest.mark.redis
+async def test_a_released_lease_goes_to_its_follower_at_once(redis: RedisHarness) -> None:
+    holder, follower = redis.store(), redis.store()
+    lapsed: asyncio.Queue[list[JobKey]] = asyncio.Queue()
+    follower.on_lease_lapsed(lapsed.put_nowait)
+    async with Registry(follower):  # its listener hears the release
+        await follower.wait_listening()
+        assert await holder.acquire_poll_lease(KEY, 600.0) is None
+        assert await follower.acquire_poll_lease(KEY, 600.0) is not None
+        holder.release_poll_lease(KEY)  # e.g. its waiters left
+        async with asyncio.timeout(5):
+            assert await lapsed.get() == [KEY]
+        assert await follower.acquire_poll_lease(KEY, 600.0) is None
 
 
 @pytest.mark.redis
@@ -175,8 +216,16 @@ async def test_a_resolved_job_grants_no_lease_and_its_result_is_delivered(
     async with Registry(b) as replica_b:
         delivered: list[Resolution] = []
         replica_b.on_resolved(lambda key, found: delivered.append(found))
-        assert not await b.acquire_poll_lease(KEY, 10.0)
+        assert await b.acquire_poll_lease(KEY, 10.0) is not None
     assert delivered == [resolution(source="webhook")]
+
+
+@pytest.mark.redis
+async def test_storing_a_result_deletes_the_lease(redis: RedisHarness) -> None:
+    a = redis.store()
+    assert await a.acquire_poll_lease(KEY, 600.0) is None
+    await a.put_first(KEY, resolution())
+    assert not await redis.admin.exists(f"{redis.prefix}lease:{KEY[0]}:{KEY[1]}")
 
 
 @pytest.mark.redis
@@ -211,7 +260,7 @@ async def test_the_prefix_separates_deployments(redis: RedisHarness) -> None:
     other = RedisResultStore(redis.url, prefix=f"{redis.prefix}other:")
     try:
         assert await other.get(KEY) is None
-        assert await other.acquire_poll_lease(KEY, 1.0)
+        assert await other.acquire_poll_lease(KEY, 1.0) is None
     finally:
         await other.aclose()
 

@@ -27,6 +27,9 @@ pytestmark = pytest.mark.redis
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 POLICY = PollPolicy(ceiling=1.0)
 """Short delays between polls, so leases (1.5 * ceiling + 1 = 2.5 s) turn over fast."""
+DOOMED_CEILING = 60.0
+"""The killed replica's leases would last 91 s: only its missed heartbeat frees its jobs in
+time for the survivor's 20 s wait (3 s liveness, checked every second)."""
 
 
 @pytest.fixture
@@ -98,21 +101,21 @@ from fastwait import Client, PollPolicy, Registry
 from fastwait.registry._redis import RedisResultStore
 from fastwait.providers import ToolsFastCompress
 
-async def main(url, prefix, base_url, ids):
+async def main(url, prefix, base_url, ceiling, ids):
     store = RedisResultStore(url, prefix=prefix)
     api = ToolsFastCompress("test-key", base_url)
     async with Registry(store) as registry, Client(
-        api, registry=registry, policy=PollPolicy(ceiling=1.0)
+        api, registry=registry, policy=PollPolicy(ceiling=float(ceiling))
     ) as client:
         print("replica", store.replica_id, flush=True)
         async for result in client.as_completed(ids):
             print("resolved", result.job_id, flush=True)
 
-asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]))
 """
 
 
-async def test_the_jobs_of_a_killed_replica_are_taken_over_by_another(
+async def test_the_jobs_of_a_killed_replica_are_taken_over_once_its_heartbeat_stops(
     redis: RedisHarness, fake: FakeProvider, tmp_path: Path
 ) -> None:
     job_ids = create_jobs(fake, 40, 3.0, 4.0, seed=2)
@@ -124,6 +127,7 @@ async def test_the_jobs_of_a_killed_replica_are_taken_over_by_another(
         redis.url,
         redis.prefix,
         fake.base_url("compress"),
+        str(DOOMED_CEILING),
         *job_ids,
         stdout=asyncio.subprocess.PIPE,
     )

@@ -57,7 +57,7 @@ class PollStats:
 
 
 class _Tracked:
-    __slots__ = ("error_waits", "job_id", "knowledge", "refs", "seq", "stats")
+    __slots__ = ("error_waits", "job_id", "knowledge", "looked", "refs", "seq", "stats")
 
     def __init__(self, job_id: str, knowledge: JobKnowledge, stats: PollStats) -> None:
         self.job_id = job_id
@@ -65,6 +65,8 @@ class _Tracked:
         self.stats = stats
         self.refs = 0
         self.seq = 0
+        self.looked = False
+        """Whether the shared store was looked at (lease and stored result) since tracking."""
         self.error_waits: Generator[float, None, None] | None = None
 
 
@@ -110,6 +112,9 @@ class Poller:
         self._journal = store if isinstance(store, JobJournal) else None
         self._lease = store if isinstance(store, PollLease) else None
         self._unlisten = registry.on_resolved(self._on_resolved)
+        self._unlisten_lease = (
+            self._lease.on_lease_lapsed(self._look_again) if self._lease is not None else None
+        )
 
     @property
     def policy(self) -> PollPolicy:
@@ -147,6 +152,8 @@ class Poller:
         """Stop polling: cancel and await the scheduler and every request in flight."""
         self._closed = True
         self._unlisten()
+        if self._unlisten_lease is not None:
+            self._unlisten_lease()
         tasks = [*self._requests, *([self._scheduler] if self._scheduler else [])]
         for task in tasks:
             task.cancel()
@@ -193,7 +200,12 @@ class Poller:
                     submitted_at=self.wall_time(knowledge.submitted_at),
                     webhook_expected=webhook_expected,
                 )
-            self._schedule(tracked, next_poll_at(knowledge, self._policy, now, self._rng))
+            if self._lease is not None:
+                # Look at the shared store at once: the lease, or a result stored already (the
+                # same round trip is the waiter's store lookup).
+                self._schedule(tracked, now)
+            else:
+                self._schedule(tracked, next_poll_at(knowledge, self._policy, now, self._rng))
         tracked.refs += 1
 
     def release(self, job_id: str) -> None:
@@ -221,6 +233,8 @@ class Poller:
             self._recent[tracked.job_id] = tracked.stats
             if len(self._recent) > _RECENT_STATS:
                 self._recent.popitem(last=False)
+            if self._lease is not None:
+                self._lease.release_poll_lease((self._provider, tracked.job_id))
 
     def _on_resolved(self, key: JobKey, resolution: Resolution) -> None:
         provider, job_id = key
@@ -228,6 +242,14 @@ class Poller:
             tracked = self._tracked.get(job_id)
             if tracked is not None:
                 self._drop(tracked)
+
+    def _look_again(self, keys: list[JobKey]) -> None:
+        """Leases held elsewhere on ``keys`` lapsed early: look at once, maybe take over."""
+        now = self.now()
+        for provider, job_id in keys:
+            tracked = self._tracked.get(job_id) if provider == self._provider else None
+            if tracked is not None:
+                self._schedule(tracked, now)
 
     def _schedule(self, tracked: _Tracked, due: float) -> None:
         self._seq += 1
@@ -287,13 +309,22 @@ class Poller:
     async def _poll_once(self, tracked: _Tracked) -> None:
         key = (self._provider, tracked.job_id)
         try:
-            if self._lease is not None and not await self._lease.acquire_poll_lease(
-                key, self.lease_seconds
-            ):
-                # Another replica polls this job; its result reaches us through the store.
-                # Look again before its lease could lapse unrenewed.
-                self._schedule(tracked, self.now() + self.lease_seconds / 2)
-                return
+            if self._lease is not None:
+                wait = await self._lease.acquire_poll_lease(key, self.lease_seconds)
+                if self._tracked.get(tracked.job_id) is not tracked:
+                    return  # the look found the job resolved
+                if wait is not None:
+                    # Another replica polls this job; its result reaches us through the store,
+                    # and the store says so if its lease lapses early.
+                    self._schedule(tracked, self.now() + wait)
+                    return
+                if not tracked.looked:
+                    tracked.looked = True
+                    now = self.now()
+                    due = next_poll_at(tracked.knowledge, self._policy, now, self._rng)
+                    if due > now:
+                        self._schedule(tracked, due)
+                        return
             tracked.stats.polls += 1
             status, retry_after = await self._fetch(tracked.job_id)
         except FastwaitError as error:

@@ -12,15 +12,16 @@ the results and decides who polls:
   re-reading: after every (re)subscription the listener ``MGET``s the results of every key
   this replica is waiting for (keys it asked :meth:`~RedisResultStore.get` for that had no
   result yet), so nothing published in between is missed;
-* **one poller per job**: ``acquire_poll_lease`` is one Lua script that takes the lease
-  (``SET NX PX``) or extends it when this replica already holds it (compare, then
-  ``PEXPIRE``). A replica that dies simply stops renewing, and another takes over when the
-  lease lapses. The script first looks for a stored result, and delivers it instead of
-  granting a lease, so a replica never polls a job that is already resolved.
+* **one poller per job**: a lease per job, and a liveness key per replica, so that the jobs
+  of a replica that dies move on within seconds (:mod:`._redis_leases` says how, and what it
+  costs). The lease script first looks for a stored result, and delivers it instead of
+  granting a lease: a job's first look is also its store lookup, so a replica never polls a
+  job that is already resolved.
 
 Keys (``prefix`` defaults to ``fastwait:``): ``{prefix}result:{provider}:{job_id}``,
-``{prefix}lease:{provider}:{job_id}`` and the channel ``{prefix}results``. A message is one
-line of JSON naming the publishing replica and the key, then the stored value.
+``{prefix}lease:{provider}:{job_id}``, ``{prefix}replica:{replica_id}`` and the channel
+``{prefix}results``. A message is one line of JSON naming the publishing replica and the key,
+then the stored value; a lease release is the line alone, with ``"lease": "released"``.
 
 When Redis is unreachable, waiters keep waiting: ``get`` answers None (the key is re-read once
 the listener reconnects), while ``put_first`` and ``acquire_poll_lease`` raise
@@ -44,6 +45,7 @@ import backoff
 
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.registry._codec import decode_resolution, encode_resolution
+from fastwait.registry._redis_leases import PollLeases
 from fastwait.registry._store import JobKey, Resolution
 
 if TYPE_CHECKING:
@@ -62,24 +64,6 @@ end
 return redis.call('GET', KEYS[1])
 """
 """KEYS: result, lease. ARGV: value, ttl ms, channel, message header. Nil when stored."""
-
-_ACQUIRE_LEASE: Final = """
-local result = redis.call('GET', KEYS[2])
-if result then
-  return result
-end
-local holder = redis.call('GET', KEYS[1])
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
-"""KEYS: lease, result. ARGV: replica id, lease ms. 1 granted, 0 held elsewhere, or the result."""
 
 _REREAD_CHUNK: Final = 500
 _PING_EVERY: Final = 5.0
@@ -117,8 +101,10 @@ class RedisResultStore:
 
     Implements :class:`~fastwait.ResultStore` and ``PollLease``. Results live ``ttl`` seconds.
     ``prefix`` namespaces every key and the channel. ``reconnect_max_delay`` bounds the
-    listener's backoff between reconnection attempts. ``redis_options`` go to
-    ``redis.asyncio.Redis.from_url`` (timeouts, TLS files, ``connection_class``...).
+    listener's backoff between reconnection attempts. ``liveness_ttl`` is how long the leases
+    of a replica that stopped (died) hold its jobs: the others take over within 4/3 of it.
+    ``redis_options`` go to ``redis.asyncio.Redis.from_url`` (timeouts, TLS files,
+    ``connection_class``...).
 
     Constructing it opens nothing and needs no event loop; the first call connects. Raises
     :class:`ConfigurationError` when the redis package is missing or ``url`` is not a Redis
@@ -134,10 +120,13 @@ class RedisResultStore:
         prefix: str = "fastwait:",
         reconnect_max_delay: float = 5.0,
         max_awaited: int = 100_000,
+        liveness_ttl: float = 3.0,
         **redis_options: Any,
     ) -> None:
         if not ttl > 0 or not math.isfinite(ttl):
             raise ConfigurationError("result ttl must be a positive number of seconds")
+        if not liveness_ttl >= 0.01 or not math.isfinite(liveness_ttl):
+            raise ConfigurationError("liveness_ttl must be a number of seconds of at least 0.01")
         if not reconnect_max_delay > 0:
             raise ConfigurationError("reconnect_max_delay must be positive")
         if max_awaited < 1:
@@ -173,7 +162,16 @@ class RedisResultStore:
                 f"not a usable Redis URL or option ({_redacted(url)}): {exc}"
             ) from None
         self._put_script = self._client.register_script(_PUT_FIRST)
-        self._lease_script = self._client.register_script(_ACQUIRE_LEASE)
+        self._leases = PollLeases(
+            self._client,
+            prefix=prefix,
+            replica=self._replica,
+            channel=self._channel,
+            liveness_ttl=liveness_ttl,
+            lease_key=self._lease_key,
+            result_key=self._result_key,
+            announce_release=self._release_message,
+        )
         self._deliver: Callable[[JobKey, Resolution], None] | None = None
         self._awaited: collections.OrderedDict[JobKey, None] = collections.OrderedDict()
         self._listener: asyncio.Task[None] | None = None
@@ -251,6 +249,7 @@ class RedisResultStore:
         except self._redis.exceptions.RedisError as exc:
             raise self._error(exc) from exc
         self._forget(key)
+        self._leases.forget(key)
         if stored is None:
             return resolution
         return self._decode(key, stored) or resolution
@@ -274,6 +273,7 @@ class RedisResultStore:
         if value is None:
             return None
         self._forget(key)
+        self._leases.forget(key)
         return self._decode(key, value)
 
     def listen(self, deliver: Callable[[JobKey, Resolution], None]) -> None:
@@ -302,6 +302,7 @@ class RedisResultStore:
                 await asyncio.wait([listener], timeout=0.1)
             if not listener.cancelled() and listener.exception() is not None:
                 log.error("the listener failed", exc_info=listener.exception())
+        await self._leases.aclose()
         await self._listener_client.aclose()
         await self._client.aclose()
 
@@ -312,28 +313,43 @@ class RedisResultStore:
         await self.aclose()
 
     # --- PollLease --------------------------------------------------------------------------
-    async def acquire_poll_lease(self, key: JobKey, seconds: float) -> bool:
-        """Take or extend this replica's lease on polling ``key`` for ``seconds``.
+    async def acquire_poll_lease(self, key: JobKey, seconds: float) -> float | None:
+        """Take, confirm or renew this replica's lease on polling ``key`` for ``seconds``.
 
-        False while another replica holds it, and also when ``key`` already has a stored
-        result: that result is delivered to the registry instead. Raises
-        :class:`TransportError` while Redis is unreachable.
+        None when this replica may poll now. Otherwise the seconds after which the lease that
+        another live replica holds can first lapse (:meth:`on_lease_lapsed` tells sooner if
+        it lapses early); also when ``key`` already has a stored result, which is delivered
+        to the registry instead. Raises :class:`TransportError` while Redis is unreachable.
         """
         self._check_open()
+        self._remember(key)
         try:
-            answer = await self._lease_script(
-                keys=[self._lease_key(key), self._result_key(key)],
-                args=[self._replica, max(1, round(seconds * 1000))],
-            )
+            answer = await self._leases.acquire(key, seconds)
         except self._redis.exceptions.RedisError as exc:
             raise self._error(exc) from exc
         if isinstance(answer, bytes):
+            self._forget(key)
             resolution = self._decode(key, answer)
             if resolution is None:
-                return True  # an unreadable record: polling again repairs nothing, but answers
+                return None  # an unreadable record: polling again repairs nothing, but answers
             self._handover(key, resolution)
-            return False
-        return bool(answer)
+            return seconds
+        return answer
+
+    def release_poll_lease(self, key: JobKey) -> None:
+        """This replica stops polling ``key`` without a result: its followers look at once."""
+        self._forget(key)
+        if not self._closed:
+            self._leases.release(key)
+
+    def on_lease_lapsed(self, callback: Callable[[list[JobKey]], None]) -> Callable[[], None]:
+        """Call ``callback(keys)`` when leases another replica held on ``keys`` lapse early
+        (it died, or released them): look again now. Returns the function that removes it."""
+        return self._leases.on_lapsed(callback)
+
+    def _release_message(self, key: JobKey) -> str:
+        header = {"replica": self._replica, "provider": key[0], "job_id": key[1]}
+        return json.dumps({**header, "lease": "released"}, separators=(",", ":")) + "\n"
 
     # --- awaited keys -----------------------------------------------------------------------
     def _remember(self, key: JobKey) -> None:
@@ -402,6 +418,9 @@ class RedisResultStore:
             return
         if replica == self._replica:
             return
+        if sender.get("lease") == "released":
+            self._leases.released_elsewhere(key)
+            return
         resolution = self._decode(key, value)
         if resolution is not None:
             self._handover(key, resolution)
@@ -420,6 +439,7 @@ class RedisResultStore:
 
     def _handover(self, key: JobKey, resolution: Resolution) -> None:
         self._forget(key)
+        self._leases.forget(key)
         if self._deliver is not None:
             try:
                 self._deliver(key, resolution)

@@ -130,12 +130,19 @@ class Registry:
         """
         return (await self.wait_resolution(key, timeout)).status
 
-    async def wait_resolution(self, key: JobKey, timeout: float | None = None) -> Resolution:
-        """Like :meth:`wait`, with how and when the result arrived."""
+    async def wait_resolution(
+        self, key: JobKey, timeout: float | None = None, *, look_up: bool = True
+    ) -> Resolution:
+        """Like :meth:`wait`, with how and when the result arrived.
+
+        ``look_up=False`` skips reading the store, for a caller that has it read at once
+        another way (a poller's first look at a shared store reads the stored result in the
+        round trip that takes the poll lease).
+        """
         future: asyncio.Future[Resolution] = asyncio.get_running_loop().create_future()
         waiting = self._add_waiter(key, future)
         try:
-            stored = await self._store.get(key)
+            stored = await self._store.get(key) if look_up else None
             if stored is not None and not future.done():
                 self._deliver(key, stored)
             if timeout is None:

@@ -95,8 +95,17 @@ class JobJournal(Protocol):
 class PollLease(Protocol):
     """A store shared by replicas that lets one of them at a time poll a job.
 
-    ``acquire_poll_lease`` takes or extends this process's lease on ``key`` for ``seconds``
-    and returns True, or returns False while another live replica holds it.
+    ``acquire_poll_lease`` takes, confirms or renews this process's lease on ``key`` (lasting
+    ``seconds`` unless renewed) and returns None when this process may poll now; otherwise the
+    seconds after which the lease another replica holds can first lapse. A store that finds a
+    result instead delivers it (through ``listen``'s callback) and also returns a delay.
+    ``release_poll_lease`` gives a lease up when its job is no longer polled here unresolved.
+    ``on_lease_lapsed(callback)`` has ``callback(keys)`` called when leases held elsewhere on
+    ``keys`` lapse early (their holder died or released them); it returns the remover.
     """
 
-    async def acquire_poll_lease(self, key: JobKey, seconds: float) -> bool: ...
+    async def acquire_poll_lease(self, key: JobKey, seconds: float) -> float | None: ...
+
+    def release_poll_lease(self, key: JobKey) -> None: ...
+
+    def on_lease_lapsed(self, callback: Callable[[list[JobKey]], None]) -> Callable[[], None]: ...

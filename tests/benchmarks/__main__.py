@@ -45,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     add("which", nargs="?", choices=("polling", "scale", "receiver", "redis", "all"), default="all")
     add("--json", metavar="PATH", help="also write the figures to PATH")
     add("--jobs", type=int, default=300, help="jobs per strategy in polling (default 300)")
-    add("--scale-jobs", type=int, default=10_000, help="jobs in scale (default 10000)")
+    add("--scale-jobs", type=int, default=100_000, help="jobs in scale (default 100000)")
+    add(
+        "--scale-baseline-source",
+        metavar="DIR",
+        help="a tree holding the fastwait to compare scale against (git archive main | tar -x)",
+    )
     add("--max-connections", type=int, default=32, help="Client max_connections in scale (32)")
     add("--seed", type=int, default=None, help="durations and fates (default: random)")
     add(
@@ -94,6 +99,7 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
                 max_connections=args.max_connections,
                 seed=seed + 2,
                 policy_overrides=overrides,
+                baseline_source=args.scale_baseline_source,
             )
         )
         print(report.text, end="\n\n", flush=True)

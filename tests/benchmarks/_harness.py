@@ -67,10 +67,12 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 @contextlib.contextmanager
 def running_process(
-    argv: Sequence[str], cwd: str | os.PathLike[str] | None = None
+    argv: Sequence[str],
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
     """Run ``argv`` with stdout piped; it is terminated (then killed) however the block ends."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=cwd)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
     try:
         yield process
     finally:

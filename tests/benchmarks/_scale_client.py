@@ -1,9 +1,12 @@
 """The client half of the scale benchmark, run in a fresh process of its own.
 
-``ru_maxrss`` is a high-water mark for the whole process, so it only describes 10,000 waits if
-nothing else ever ran in the process: the polling scenarios (and the fake) must not. Usage:
-``python -m tests.benchmarks._scale_client URL JOBS MAX_CONNECTIONS [POLICY_JSON]``; prints one
-JSON line of figures.
+``ru_maxrss`` is a high-water mark for the whole process, so it only describes the waits if
+nothing else ever ran in the process: the polling scenarios (and the fake) must not. The script
+imports nothing from the benchmarks package, so it runs against any fastwait tree (today's
+``main`` exported with ``git archive``, say) put first on ``PYTHONPATH``:
+``python tests/benchmarks/_scale_client.py URL API_KEY JOBS MAX_CONNECTIONS [POLICY_JSON]``
+prints one JSON line of figures; ``python tests/benchmarks/_scale_client.py --import-only``
+prints what importing fastwait costs.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
-
-from fastwait import Client, PollPolicy
-from fastwait.providers import ToolsFastCompress
-
-from ._harness import API_KEY, FakeControl
-
-__all__ = ["main"]
+_HEAVY_MODULES = (
+    "redis",
+    "fastwait.receiver",
+    "fastwait.testing",
+    "fastwait.registry._redis",
+    "fastwait.registry._sqlite",
+    "sqlite3",
+    "aiohttp.web",
+    "cryptography.hazmat.primitives.asymmetric.ed25519",
+)
 
 
 def _rss_kib() -> int:
@@ -40,18 +45,48 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _import_figures() -> dict[str, Any]:
+    rss_before = _rss_kib()
+    started = time.perf_counter()
+    import fastwait  # noqa: F401 - importing is what is measured
+
+    seconds = time.perf_counter() - started
+    return {
+        "import_seconds": seconds,
+        "rss_before_import_kib": rss_before,
+        "rss_after_import_kib": _rss_kib(),
+        "heavy_modules_imported": sorted(m for m in _HEAVY_MODULES if m in sys.modules),
+    }
+
+
+async def _create_jobs(url: str, jobs: int) -> list[str]:
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/_fake/jobs", json={"provider": "compress", "count": jobs}) as answer,
+    ):
+        answer.raise_for_status()
+        payload = await answer.json()
+    return [str(job_id) for job_id in payload["ids"]]
+
+
 async def _wait_all(
-    url: str, jobs: int, max_connections: int, policy: PollPolicy
+    url: str, api_key: str, jobs: int, max_connections: int, policy: dict[str, float]
 ) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session:
-        ids = await FakeControl(session, url).create("compress", jobs)
+    from fastwait import Client, PollPolicy
+    from fastwait.providers import ToolsFastCompress
+
+    ids = await _create_jobs(url, jobs)
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     states: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     polls = 0
-    provider = ToolsFastCompress(API_KEY, url)
-    async with Client(provider, policy=policy, max_connections=max_connections) as client:
+    provider = ToolsFastCompress(api_key, url)
+    async with Client(
+        provider, policy=PollPolicy(**policy), max_connections=max_connections
+    ) as client:
         async for result in client.as_completed(ids):
             polls += result.polls
             if result.status is not None:
@@ -60,6 +95,7 @@ async def _wait_all(
                 errors[type(result.error).__name__] += 1
     return {
         "jobs": jobs,
+        "ids": ids,
         "resolved": sum(states.values()),
         "states": dict(states),
         "errors": dict(errors),
@@ -70,11 +106,15 @@ async def _wait_all(
 
 
 def main(argv: Sequence[str]) -> int:
-    url, jobs, max_connections = argv[0], int(argv[1]), int(argv[2])
-    policy = PollPolicy(**json.loads(argv[3])) if len(argv) > 3 else PollPolicy()
+    if argv[:1] == ["--import-only"]:
+        print(json.dumps(_import_figures()), flush=True)
+        return 0
+    url, api_key, jobs, max_connections = argv[0], argv[1], int(argv[2]), int(argv[3])
+    policy = json.loads(argv[4]) if len(argv) > 4 else {}
+    figures = _import_figures()
     baseline_rss = _rss_kib()
     baseline_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    figures = asyncio.run(_wait_all(url, jobs, max_connections, policy))
+    figures |= asyncio.run(_wait_all(url, api_key, jobs, max_connections, policy))
     figures |= {
         "baseline_rss_kib": baseline_rss,
         "baseline_peak_rss_kib": baseline_peak,
