@@ -273,3 +273,13 @@ async def test_an_unreadable_record_is_ignored(
     with caplog.at_level(logging.WARNING, logger="fastwait.store.redis"):
         assert await redis.store().get(KEY) is None
     assert "unreadable" in caplog.text
+
+
+@pytest.mark.redis
+async def test_a_burst_of_commands_shares_a_few_connections(redis: RedisHarness) -> None:
+    store = redis.store()
+    keys = [("compress", f"job-{n}") for n in range(200)]
+    await asyncio.gather(*(store.acquire_poll_lease(key, 60.0) for key in keys))
+    name = f"fastwait-{store.replica_id}"
+    connections = [c for c in await redis.admin.client_list() if c.get("name") == name]
+    assert len(connections) <= 8  # each new connection costs five set-up commands

@@ -66,6 +66,7 @@ return redis.call('GET', KEYS[1])
 """KEYS: result, lease. ARGV: value, ttl ms, channel, message header. Nil when stored."""
 
 _REREAD_CHUNK: Final = 500
+_COMMAND_CONNECTIONS: Final = 8
 _PING_EVERY: Final = 5.0
 """Seconds of silence after which the listener pings, and waits as long again for an answer."""
 
@@ -144,13 +145,21 @@ class RedisResultStore:
         named = {"client_name": f"fastwait-{self._replica}"}
         try:
             # Commands retry a dropped connection twice, quickly; the poller backs off beyond.
-            self._client: redis.asyncio.Redis = lib.asyncio.Redis.from_url(
-                url,
-                **{
-                    **named,
-                    "retry": retry(lib.backoff.ExponentialWithJitterBackoff(base=0.02, cap=0.2), 2),
-                    **redis_options,
-                },
+            # A few connections, waited for when busy: a burst of first looks must not open
+            # one connection (and its five set-up commands) per look in flight.
+            self._client: redis.asyncio.Redis = lib.asyncio.Redis.from_pool(
+                lib.asyncio.BlockingConnectionPool.from_url(
+                    url,
+                    **{
+                        **named,
+                        "retry": retry(
+                            lib.backoff.ExponentialWithJitterBackoff(base=0.02, cap=0.2), 2
+                        ),
+                        "max_connections": _COMMAND_CONNECTIONS,
+                        "timeout": None,
+                        **redis_options,
+                    },
+                )
             )
             # The listener must see every disconnection (to re-read what it may have missed),
             # so its client never reconnects behind its back, whatever the options say.

@@ -1,33 +1,43 @@
-"""Replicas sharing Redis: what a job costs in API requests and Redis round trips, and how soon
-a result published on one replica wakes the waiter on another.
+"""Replicas sharing Redis: what a job costs in API requests and Redis round trips, what a
+replica killed mid-wait costs in lag, and how soon a result published on one replica wakes the
+waiter on another.
 
 Needs the Redis server (``--redis-url``, default ``redis://127.0.0.1:6379/0``); every key
-lives under a random prefix deleted afterwards. Three figures:
+lives under a random prefix deleted afterwards. Each replica is a process of its own
+(:mod:`tests.benchmarks._redis_replica`), so one can be killed with SIGKILL. The same kind of
+jobs (the issue's log-normal workload, from the fake in a subprocess) are awaited, in one run:
 
-* the same jobs (the issue's log-normal workload, from the fake in a subprocess) awaited by
-  one replica, then by ``--replicas`` replicas at once: requests per job at the fake (the
+* by one replica, then by ``--replicas`` replicas at once: requests per job at the fake (the
   poll lease should keep them equal), which replica polled how many jobs, and Redis commands
-  per resolved job. Commands are counted client side by a connection class that counts what
-  it sends (Lua scripts count once, as the round trip they are), connection set-up included;
+  per resolved job (counted client side; Lua scripts count once, as the round trip they are;
+  connection set-up included);
+* by ``--replicas`` replicas again, ``kill_after`` seconds after which the one holding the
+  most leases is killed with SIGKILL: detection lag p95 (at the fake, first status answer
+  showing the end minus the true end) with and without the kill, and commands per job (the
+  killed one's as it last reported them, at most 0.1 s before it died);
 * publish-to-wake latency: replica A publishes a terminal status while replica B awaits the
-  key, one job at a time; p50/p99 over ``--latency-jobs`` jobs.
+  key, one job at a time; p50/p99 over ``--latency-jobs`` jobs (in this process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import secrets
+import signal
+import sys
+import tempfile
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import attrs
 import redis.asyncio
 
-from fastwait import Client, JobState, JobStatus, Registry
-from fastwait.providers import ToolsFastCompress
+from fastwait import JobState, JobStatus, Registry
 from fastwait.registry._redis import RedisResultStore
 
 from ._harness import (
@@ -45,6 +55,14 @@ from ._harness import (
 
 __all__ = ["RedisOptions", "run"]
 
+_REPO = Path(__file__).resolve().parents[2]
+_STARTUP_TIMEOUT = 30.0
+_MAX_COMMANDS_ONE = 4.0
+_MAX_COMMANDS_SHARED = 6.0
+_MAX_EXTRA_LAG = 5.0
+"""Seconds a killed replica may add to the p95 lag (its liveness lapses within 3 s, is noticed
+within 1 s more, and the survivors then poll what it held)."""
+
 
 @attrs.frozen
 class RedisOptions:
@@ -52,78 +70,148 @@ class RedisOptions:
     jobs: int = 300
     replicas: int = 3
     latency_jobs: int = 1000
+    kill_after: float = 1.5
     seed: int = 0
-
-
-class _CountingConnection(redis.asyncio.Connection):
-    """Counts the commands each named client sends (its name is the store's replica id)."""
-
-    sent: ClassVar[collections.Counter[str]] = collections.Counter()
-
-    async def send_command(self, *args: Any, **kwargs: Any) -> None:
-        _CountingConnection.sent[self.client_name or "?"] += 1
-        await super().send_command(*args, **kwargs)
-
-
-def _commands(stores: Sequence[RedisResultStore]) -> list[int]:
-    return [_CountingConnection.sent[f"fastwait-{store.replica_id}"] for store in stores]
 
 
 @attrs.frozen
 class _ReplicaRun:
+    name: str
     replicas: int
     resolved: list[int]
-    """Jobs each replica saw resolved."""
+    """Jobs each replica saw resolved (None for a killed one)."""
     polled: list[int]
     """Jobs each replica polled at least once."""
     commands: list[int]
-    """Redis commands each replica sent."""
+    """Redis commands each replica sent (a killed one's as last reported)."""
     figures: StrategyFigures
+    leases_at_kill: int = 0
+    """Leases the killed replica held when it was killed."""
+
+    @property
+    def killed(self) -> bool:
+        return self.leases_at_kill > 0 or -1 in self.resolved
 
     @property
     def commands_per_job(self) -> float:
         return sum(self.commands) / max(self.figures.jobs, 1)
 
 
+async def _line(process: asyncio.subprocess.Process, timeout: float) -> dict[str, Any] | None:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), timeout)
+    figures: dict[str, Any] | None = json.loads(line) if line.strip() else None
+    return figures
+
+
+class _Replica:
+    """A replica process and what it reported on stdout."""
+
+    def __init__(self, process: asyncio.subprocess.Process, replica_id: str) -> None:
+        self.process = process
+        self.replica_id = replica_id
+        self.commands = 0
+        self.final: dict[str, Any] | None = None
+
+    @classmethod
+    async def start(cls, argv: Sequence[str]) -> _Replica:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.benchmarks._redis_replica",
+            *argv,
+            cwd=_REPO,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        started = await _line(process, _STARTUP_TIMEOUT)
+        if started is None or "replica" not in started:
+            process.kill()
+            await process.wait()
+            raise RuntimeError(f"a replica did not start: {started!r}")
+        return cls(process, str(started["replica"]))
+
+    async def _line(self, timeout: float) -> dict[str, Any] | None:
+        return await _line(self.process, timeout)
+
+    async def finish(self) -> None:
+        """Read its reports until it ends (or was killed)."""
+        while (figures := await self._line(180)) is not None:
+            self.commands = figures.get("commands", self.commands)
+            if "resolved" in figures:
+                self.final = figures
+        await self.process.wait()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
 async def _await_jobs(
-    options: RedisOptions, fake_url: str, control: FakeControl, prefix: str, replicas: int
+    name: str,
+    options: RedisOptions,
+    fake_url: str,
+    control: FakeControl,
+    prefix: str,
+    replicas: int,
+    *,
+    kill: bool = False,
 ) -> _ReplicaRun:
     job_ids = await control.create("compress", options.jobs)
-    stores = [
-        RedisResultStore(options.url, prefix=prefix, connection_class=_CountingConnection)
-        for _ in range(replicas)
-    ]
-    registries = [Registry(store) for store in stores]
-    api = ToolsFastCompress(API_KEY, fake_url)
-    clients = [Client(api, registry=registry, max_connections=64) for registry in registries]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as ids_file:
+        json.dump(job_ids, ids_file)
+    argv = [options.url, prefix, fake_url, API_KEY, ids_file.name]
+    started: list[_Replica] = []
+    leases_at_kill = 0
     try:
-        outcomes = await asyncio.gather(
-            *(_results(client, job_ids) for client in clients), return_exceptions=False
-        )
+        started = list(await asyncio.gather(*(_Replica.start(argv) for _ in range(replicas))))
+        finishing = [asyncio.create_task(r.finish()) for r in started]
+        if kill:
+            await asyncio.sleep(options.kill_after)
+            held = await _leases_held(options.url, prefix, job_ids)
+            doomed = max(started, key=lambda r: held[r.replica_id])
+            doomed.kill()
+            leases_at_kill = held[doomed.replica_id]
+            started.remove(doomed)
+            started.insert(0, doomed)
+        await asyncio.gather(*finishing)
     finally:
-        for client, registry in zip(clients, registries, strict=True):
-            await client.aclose()
-            await registry.aclose()
+        for replica in started:
+            await replica.stop()
+        Path(ids_file.name).unlink()
     rows = await control.jobs("compress")
     mine = [rows[job_id] for job_id in job_ids]
-    errors = sum(1 for results in outcomes for r in results if r[1] is None)
+    survivors = [r for r in started if r.final is not None]
+    if len(survivors) != replicas - kill:
+        raise RuntimeError(f"{name}: {replicas - kill - len(survivors)} replica(s) failed")
+    errors = sum(options.jobs - r.final["resolved"] for r in survivors if r.final)
     return _ReplicaRun(
+        name=name,
         replicas=replicas,
-        resolved=[sum(1 for r in results if r[1] is not None) for results in outcomes],
-        polled=[sum(1 for r in results if r[2] > 0) for results in outcomes],
-        commands=_commands(stores),
-        figures=StrategyFigures.from_rows(f"{replicas} replica(s)", mine, errors),
+        resolved=[r.final["resolved"] if r.final else -1 for r in started],
+        polled=[r.final["polled"] if r.final else -1 for r in started],
+        commands=[r.commands for r in started],
+        figures=StrategyFigures.from_rows(name, mine, errors),
+        leases_at_kill=leases_at_kill,
     )
 
 
-async def _results(
-    client: Client, job_ids: Sequence[str]
-) -> list[tuple[str, JobState | None, int]]:
-    found: list[tuple[str, JobState | None, int]] = []
-    async for result in client.as_completed(job_ids, timeout=120):
-        state = result.status.state if result.status is not None else None
-        found.append((result.job_id, state, result.polls))
-    return found
+async def _leases_held(url: str, prefix: str, job_ids: Sequence[str]) -> dict[str, int]:
+    """How many of ``job_ids``' poll leases each replica holds right now."""
+    admin = redis.asyncio.Redis.from_url(url)
+    try:
+        holders = await admin.mget([f"{prefix}lease:compress:{job_id}" for job_id in job_ids])
+    finally:
+        await admin.aclose()
+    held: dict[str, int] = {}
+    for holder in holders:
+        if holder is not None:
+            name = holder.decode() if isinstance(holder, bytes) else str(holder)
+            held[name] = held.get(name, 0) + 1
+    return collections.defaultdict(int, held)
 
 
 async def _publish_to_wake(options: RedisOptions, prefix: str) -> list[float]:
@@ -158,41 +246,67 @@ async def _delete_keys(url: str, prefix: str) -> None:
 
 
 def _per_replica(values: Sequence[int]) -> str:
-    return " / ".join(str(v) for v in values)
+    return " / ".join("killed" if v < 0 else str(v) for v in values)
 
 
 async def run(options: RedisOptions) -> ScenarioReport:
     """Run the Redis scenario once and judge it."""
     prefix = f"fastwait-bench:{secrets.token_hex(6)}:"
+    n = options.replicas
     try:
         with fake_server(options.seed) as fake_url:
             async with aiohttp.ClientSession() as session:
                 control = FakeControl(session, fake_url)
-                alone = await _await_jobs(options, fake_url, control, prefix, 1)
-                shared = await _await_jobs(options, fake_url, control, prefix, options.replicas)
+                alone = await _await_jobs("1 replica", options, fake_url, control, prefix, 1)
+                shared = await _await_jobs(f"{n} replicas", options, fake_url, control, prefix, n)
+                killed = await _await_jobs(
+                    f"{n}, 1 killed", options, fake_url, control, prefix, n, kill=True
+                )
         latencies = await _publish_to_wake(options, prefix)
     finally:
         await _delete_keys(options.url, prefix)
     p50, p99 = (percentile(latencies, q) * 1000 for q in (0.50, 0.99))
-    unresolved = sum(options.jobs - n for run in (alone, shared) for n in run.resolved)
+    unresolved = sum(
+        options.jobs - resolved
+        for run_ in (alone, shared, killed)
+        for resolved in run_.resolved
+        if resolved >= 0
+    )
     cost = ratio(shared.figures.requests_per_job, alone.figures.requests_per_job)
+    extra_lag = killed.figures.lag_p95 - shared.figures.lag_p95
     targets = (
         Target("job results missing on some replica", unresolved, 0),
-        Target(f"requests per job, {options.replicas} replicas / 1 replica", cost, 1.3),
+        Target(f"requests per job, {n} replicas / 1 replica", cost, 1.3),
+        Target(
+            "Redis commands per resolved job, 1 replica", alone.commands_per_job, _MAX_COMMANDS_ONE
+        ),
+        Target(
+            f"Redis commands per resolved job, {n} replicas",
+            shared.commands_per_job,
+            _MAX_COMMANDS_SHARED,
+        ),
+        Target("extra p95 lag when a replica is killed, s", extra_lag, _MAX_EXTRA_LAG),
         Target("publish-to-wake p99 across replicas, ms", p99, 50.0),
     )
     lines = [
-        f"== redis: {options.jobs} tools.fast jobs, 1 then {options.replicas} replicas;"
-        f" {options.latency_jobs} publish-to-wake round trips (seed {options.seed}) ==",
-        format_figures([alone.figures, shared.figures]),
+        f"== redis: {options.jobs} tools.fast jobs, 1 then {n} replicas, then {n} with one"
+        f" SIGKILLed {options.kill_after:g} s in; {options.latency_jobs} publish-to-wake round"
+        f" trips (seed {options.seed}) ==",
+        format_figures([alone.figures, shared.figures, killed.figures]),
     ]
-    for run_ in (alone, shared):
+    for run_ in (alone, shared, killed):
         lines.append(
-            f"{run_.replicas} replica(s): jobs awaited per replica {options.jobs},"
-            f" polled {_per_replica(run_.polled)};"
-            f" Redis commands {_per_replica(run_.commands)}"
+            f"{run_.name}: jobs resolved per replica {_per_replica(run_.resolved)},"
+            f" polled {_per_replica(run_.polled)}; Redis commands"
+            f" {' / '.join(map(str, run_.commands))}"
             f" = {run_.commands_per_job:.2f} per resolved job"
         )
+    lines.append(
+        f"killing the replica that held {killed.leases_at_kill} of {options.jobs} leases:"
+        f" p95 lag {killed.figures.lag_p95:.2f} s against"
+        f" {shared.figures.lag_p95:.2f} s without (+{extra_lag:.2f} s); Redis commands per job"
+        f" {killed.commands_per_job:.2f} against {shared.commands_per_job:.2f}"
+    )
     lines.append(
         f"publish on replica A -> waiter wakes on replica B: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
     )
@@ -203,17 +317,22 @@ async def run(options: RedisOptions) -> ScenarioReport:
         targets,
         {
             "jobs": options.jobs,
-            "replicas": options.replicas,
+            "replicas": n,
             "seed": options.seed,
+            "kill_after": options.kill_after,
             "runs": [
                 {
+                    "name": run_.name,
                     "replicas": run_.replicas,
+                    "killed": run_.killed,
+                    "leases_at_kill": run_.leases_at_kill,
+                    "resolved": run_.resolved,
                     "polled": run_.polled,
                     "commands": run_.commands,
                     "commands_per_job": round(run_.commands_per_job, 3),
                     "server": run_.figures.as_json(),
                 }
-                for run_ in (alone, shared)
+                for run_ in (alone, shared, killed)
             ],
             "publish_to_wake_ms": {"p50": round(p50, 3), "p99": round(p99, 3)},
         },
