@@ -18,7 +18,7 @@ from fastwait.providers import (
     ToolsFastCompress,
     ToolsFastConvert,
 )
-from fastwait.providers._toolsfast import parse_estimate
+from fastwait.providers._toolsfast import _read_plain_status, parse_estimate
 
 API_KEY = "fast_prod_your_key_here"
 MEDIA = "http://media.internal:8080"
@@ -452,3 +452,54 @@ def test_an_unparseable_download_url_is_a_bad_response(url: str) -> None:
     payload = {**seeds.COMPRESSORAPP_COMPLETED, "url": url}
     with pytest.raises(BadResponseError):
         _compressorapp().parse_status(payload)
+
+
+# --- the quick reading of plain tools.fast statuses agrees with the full one -------------------
+
+_RUNNING_WITH_ERROR_FIELDS = {
+    "id": seeds.TF_JOB_ID,
+    "status": "Failed",
+    "format": "png",
+    "progress": {"percent": 42.5, "phase": "encode"},
+    "metrics": {
+        "inputBytes": 10,
+        "outputBytes": 0,
+        "creditCost": 0.5,
+        "compressionRatio": None,
+        "savingsPercent": 3,
+    },
+    "error": {"code": "processing.failed", "detail": "broken"},
+    "output": None,
+}
+_ODD_VALUES: list[Any] = [None, "x", "", 1, 5.0, 2.5, -3, True, [], {}, float("nan"), 1e999]
+_ODD_IDS: list[Any] = [".", "..", "a/b", "a b", "é", "ok-id_1.~"]
+_ODD_NAMES: list[Any] = ["SUCCEEDED", "running", "Queued", "weird", "canceled"]
+
+
+def _variants(payload: dict[str, Any]) -> list[Any]:
+    """``payload`` with each field, nested ones included, dropped or given an odd value."""
+    variants: list[Any] = [payload]
+    for key, value in payload.items():
+        dropped = {k: v for k, v in payload.items() if k != key}
+        variants.append(dropped)
+        odd = _ODD_VALUES + (_ODD_IDS if key == "id" else _ODD_NAMES if key == "status" else [])
+        variants.extend({**payload, key: other} for other in odd)
+        if isinstance(value, dict):
+            variants.extend({**payload, key: inner} for inner in _variants(value)[1:])
+    return variants
+
+
+@pytest.mark.parametrize(
+    "payload", [seeds.TF_COMPRESS_STATUS, seeds.TF_CONVERT_STATUS, _RUNNING_WITH_ERROR_FIELDS]
+)
+def test_the_quick_reading_of_a_status_agrees_with_the_full_one(payload: dict[str, Any]) -> None:
+    provider = _compress()
+    assert _read_plain_status(payload, "compress", False) is not None  # the plain case is quick
+    for variant in _variants(payload):
+        quick = _read_plain_status(variant, "compress", False)
+        try:
+            full = provider._read_status(variant, keep_raw=False)
+        except BadResponseError:
+            assert quick is None, variant
+        else:
+            assert quick is None or quick == full, variant

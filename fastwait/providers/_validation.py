@@ -14,7 +14,7 @@ from fastwait._models import JobState
 from fastwait.exceptions import BadResponseError, ConfigurationError
 from fastwait.providers._errors import redact
 
-__all__ = ["job_state", "payload_job_id", "require_job_id", "require_secret"]
+__all__ = ["is_job_id", "job_state", "payload_job_id", "require_job_id", "require_secret"]
 
 
 def require_secret(value: object, what: str) -> str:
@@ -27,6 +27,11 @@ def require_secret(value: object, what: str) -> str:
 
 
 _JOB_ID = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def is_job_id(value: str) -> bool:
+    """Whether ``value`` follows the rule :func:`require_job_id` enforces."""
+    return _JOB_ID.fullmatch(value) is not None and value not in (".", "..")
 
 
 def require_job_id(job_id: object) -> str:
@@ -64,6 +69,6 @@ def payload_job_id(job_id: str, *, source: str, field: str) -> str:
     An id the API (or a webhook sender) gives is later put into request paths and registry
     keys, so an empty one or one with ``/`` is a :class:`BadResponseError` naming ``field``.
     """
-    if not _JOB_ID.fullmatch(job_id) or job_id in (".", ".."):
+    if not is_job_id(job_id):
         raise BadResponseError(f"{source}: not a valid job id @ {field}")
     return job_id

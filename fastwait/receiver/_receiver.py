@@ -185,10 +185,16 @@ class WebhookReceiver:
         applied = False
         try:
             status = self._parse(provider, body)
-            await self._publish(status, "webhook", msg_id)
+            try:
+                resolved = await self._registry.publish(status, source="webhook")
+            except Exception:
+                log.exception("publishing a %s status failed", status.provider)
+                raise Rejection(503, "unavailable") from None
             applied = True
         finally:
             self._deliveries.finish(key, applied=applied)
+        if log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
+            self._log_applied(status, f"webhook {msg_id}", resolved)
         return "accepted"
 
     async def accept_callback(self, claim: CallbackClaim, provider: Provider, body: bytes) -> str:
@@ -233,18 +239,22 @@ class WebhookReceiver:
             )
             raise Rejection(400, "invalid_status") from None
 
-    async def _publish(self, status: JobStatus, via: str, msg_id: str = "") -> None:
+    async def _publish(self, status: JobStatus, via: str) -> None:
         try:
             resolved = await self._registry.publish(status, source="webhook")
         except Exception:
             log.exception("publishing a %s status failed", status.provider)
             raise Rejection(503, "unavailable") from None
-        if log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
-            log.info(
-                "%s %s job %s is %s%s",
-                f"{via} {msg_id}" if msg_id else via,
-                status.provider,
-                status.id,
-                status.state.name,
-                " (resolved)" if resolved else "",
-            )
+        if log.isEnabledFor(logging.INFO):
+            self._log_applied(status, via, resolved)
+
+    @staticmethod
+    def _log_applied(status: JobStatus, via: str, resolved: bool) -> None:
+        log.info(
+            "%s %s job %s is %s%s",
+            via,
+            status.provider,
+            status.id,
+            status.state.name,
+            " (resolved)" if resolved else "",
+        )

@@ -63,6 +63,10 @@ class MemoryResultStore:
         self._next_eviction = now + self._ttl  # empty: nothing stored later expires sooner
 
     async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
+        return self.put_first_now(key, resolution)
+
+    def put_first_now(self, key: JobKey, resolution: Resolution) -> Resolution:
+        """:meth:`put_first` without a coroutine: process memory never makes anyone wait."""
         now = self._clock()
         self._evict(now)
         results = self._results

@@ -111,6 +111,10 @@ class Registry:
             if store is not None
             else MemoryResultStore(ttl=result_ttl, max_results=max_results)
         )
+        # Process memory is written without a coroutine: a webhook's publish is its hot path.
+        self._put_now = (
+            self._store.put_first_now if type(self._store) is MemoryResultStore else None
+        )
         self._clock = clock
         self._waiting: dict[JobKey, _Waiting] = {}
         self._subscribers: dict[JobKey | None, list[StatusCallback]] = {}
@@ -229,7 +233,10 @@ class Registry:
             return False
         resolution = Resolution(status=status, source=source, resolved_at=self._clock())
         # Stored first: no subscriber may see a result that a store failure then loses.
-        stored = await self._store.put_first(key, resolution)
+        if self._put_now is not None:
+            stored = self._put_now(key, resolution)
+        else:
+            stored = await self._store.put_first(key, resolution)
         if stored is resolution:
             self._notify(key, status)
         else:
