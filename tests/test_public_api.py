@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import subprocess
+import sys
 import typing
 from collections.abc import Iterator
 
@@ -138,3 +140,31 @@ def test_every_type_in_a_public_signature_is_importable_from_a_public_module() -
                 if cls.__module__.startswith("fastwait") and cls not in exported:
                     missing.add(f"{cls.__module__}.{cls.__qualname__} (in {where})")
     assert not missing, "\n".join(sorted(missing))
+
+
+def test_importing_fastwait_leaves_the_optional_parts_unloaded() -> None:
+    optional = (
+        "redis",
+        "sqlite3",
+        "cryptography",
+        "fastwait.registry._redis",
+        "fastwait.registry._sqlite",
+        "fastwait.receiver",
+        "fastwait.testing",
+        "aiohttp.web",
+    )
+    probe = f"import sys, fastwait; print([m for m in {optional!r} if m in sys.modules])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_the_stores_loaded_when_named_are_the_exported_classes() -> None:
+    from fastwait.registry._redis import RedisResultStore
+    from fastwait.registry._sqlite import SQLiteResultStore
+
+    assert fastwait.RedisResultStore is RedisResultStore
+    assert fastwait.SQLiteResultStore is SQLiteResultStore
+    with pytest.raises(AttributeError):
+        fastwait.NoSuchStore  # noqa: B018

@@ -32,13 +32,19 @@ import re
 import secrets as _secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from fastwait.exceptions import ConfigurationError, WebhookVerificationError
+
+if TYPE_CHECKING:
+    # Imported where an Ed25519 key is used: most deployments sign with HMAC only, and the
+    # cryptography bindings cost import time and memory.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 __all__ = [
     "MAX_SIGNATURES",
@@ -103,6 +109,8 @@ def generate_secret() -> str:
 
 def generate_signing_key() -> tuple[str, str]:
     """A fresh Ed25519 pair: (``whsk_`` + base64(seed + public key), ``whpk_`` + base64(public))."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     private = Ed25519PrivateKey.generate()
     public = private.public_key().public_bytes_raw()
     return "whsk_" + _b64(private.private_bytes_raw() + public), "whpk_" + _b64(public)
@@ -192,7 +200,9 @@ class StandardWebhookVerifier:
                 for mac in macs:
                     if hmac.compare_digest(mac, signature):
                         return True
-            elif version == "v1a":
+            elif version == "v1a" and self._public_keys:
+                from cryptography.exceptions import InvalidSignature
+
                 if content is None:
                     content = prefix + body
                 for public_key in self._public_keys:
@@ -363,6 +373,8 @@ def _hmac_secret(text: str, *, prefix_required: bool) -> bytes:
 
 
 def _public_key(text: str) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     raw = _decode_key(text, "whpk", prefix_required=False)
     if len(raw) != 32:
         raise ConfigurationError(f"a whpk_ public key must decode to 32 bytes, not {len(raw)}")
@@ -373,6 +385,8 @@ def _public_key(text: str) -> Ed25519PublicKey:
 
 
 def _private_key(text: str) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     raw = _decode_key(text, "whsk", prefix_required=True)
     if len(raw) not in (32, 64):
         raise ConfigurationError(f"a whsk_ key must decode to 32 or 64 bytes, not {len(raw)}")
