@@ -11,7 +11,32 @@ import pytest
 
 import fastwait
 
-EXPECTED = {
+EXCEPTIONS = {
+    "ApiError",
+    "AuthenticationError",
+    "BadResponseError",
+    "ChecksumMismatchError",
+    "ConfigurationError",
+    "ConflictError",
+    "DownloadError",
+    "ExpiredError",
+    "FastwaitError",
+    "ForbiddenError",
+    "InvalidRequestError",
+    "JobCanceled",
+    "JobError",
+    "JobFailed",
+    "NotFoundError",
+    "NotReadyError",
+    "RateLimitedError",
+    "ServerError",
+    "TransportError",
+    "UnsupportedOperationError",
+    "WaitTimeout",
+    "WebhookVerificationError",
+}
+
+EXPECTED = EXCEPTIONS | {
     "CallbackBindings",
     "CallbackClaim",
     "CallbackTokens",
@@ -42,6 +67,13 @@ EXPECTED = {
 def test_fastwait_exports_exactly_the_public_names() -> None:
     assert set(fastwait.__all__) == EXPECTED
     assert fastwait.__all__ == sorted(fastwait.__all__)
+
+
+def test_every_error_class_is_importable_from_the_package() -> None:
+    exceptions = importlib.import_module("fastwait.exceptions")
+    assert set(exceptions.__all__) == EXCEPTIONS
+    for name in exceptions.__all__:
+        assert getattr(fastwait, name) is getattr(exceptions, name), name
 
 
 @pytest.mark.parametrize(
