@@ -81,6 +81,7 @@ def test_every_error_class_is_importable_from_the_package() -> None:
     [
         "fastwait",
         "fastwait.exceptions",
+        "fastwait.events",
         "fastwait.providers",
         "fastwait.testing",
         "fastwait.webhooks",
@@ -106,6 +107,7 @@ def test_every_exception_derives_from_fastwait_error() -> None:
 PUBLIC_MODULES = (
     "fastwait",
     "fastwait.exceptions",
+    "fastwait.events",
     "fastwait.providers",
     "fastwait.polling",
     "fastwait.registry",

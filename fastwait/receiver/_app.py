@@ -30,6 +30,7 @@ from typing import Final
 
 from aiohttp import StreamReader, web
 
+from fastwait.events import WebhookRefused, emit
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import Provider
 from fastwait.receiver._receiver import Rejection, WebhookReceiver
@@ -154,6 +155,8 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 def _signed_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
+    hook = receiver.registry.on_event
+
     async def receive_signed(request: web.Request) -> web.Response:
         try:
             provider = receiver.provider(request.match_info["provider"])
@@ -161,6 +164,10 @@ def _signed_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
             body = await _read_body(request, receiver.max_body_bytes, body_timeout)
             outcome = await receiver.accept_signed(provider, request.headers, body)
         except Rejection as rejection:
+            if hook is not None:
+                name = request.match_info["provider"]
+                served = name if name in receiver.providers else None
+                emit(hook, WebhookRefused(served, rejection.status, rejection.error))
             return _refuse(rejection)
         return _answer(outcome)
 
@@ -168,7 +175,10 @@ def _signed_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
 
 
 def _callback_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
+    hook = receiver.registry.on_event
+
     async def receive_callback(request: web.Request) -> web.Response:
+        provider: Provider | None = None
         try:
             # The token is in the URL: check it before reading a byte of an anonymous body.
             claim, provider = receiver.claim(request.match_info["token"])
@@ -176,6 +186,9 @@ def _callback_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handle
             body = await _read_body(request, receiver.max_body_bytes, body_timeout)
             outcome = await receiver.accept_callback(claim, provider, body)
         except Rejection as rejection:
+            if hook is not None:
+                name = None if provider is None else provider.name
+                emit(hook, WebhookRefused(name, rejection.status, rejection.error))
             return _refuse(rejection)
         return _answer(outcome)
 
