@@ -125,7 +125,6 @@ class _LimitedSite(web.BaseSite):
         super().__init__(runner)
         self._host = host
         self._port = port
-        self._limit: ConnectionLimit | None = None
         server = runner.server
         assert server is not None  # runner.setup() ran
         self._limit = ConnectionLimit(server, max_connections)
@@ -136,14 +135,13 @@ class _LimitedSite(web.BaseSite):
 
     async def start(self) -> None:
         await super().start()
-        assert self._limit is not None
         self._server = await asyncio.get_running_loop().create_server(
             self._limit, self._host, self._port, backlog=self._backlog
         )
 
     def close_refused(self) -> None:
-        if self._limit is not None:
-            self._limit.close()
+        """Close the refused connections still lingering (the server closes the others)."""
+        self._limit.close()
 
 
 def _url(address: object) -> str:
