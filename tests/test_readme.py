@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 SECRET = "whsec_" + base64.b64encode(b"readme-blocks-webhook-secret-012").decode()
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+SHOWN_OUTPUT = re.compile(r"^\s*print\(.*\)  # (?!e\.g\.)(.+)$", re.MULTILINE)
+"""``print(...)  # SUCCEEDED by webhook``: a comment showing output must be what is printed
+(one that starts with "e.g." shows an example only)."""
 HEADING = re.compile(r"^#+ (.*)$", re.MULTILINE)
 
 
@@ -98,3 +101,5 @@ async def test_the_readme_block_runs_against_the_fake(block: str, tmp_path: Path
                 process.kill()
                 await process.wait()
     assert process.returncode == 0, (stdout + stderr).decode()
+    for shown in SHOWN_OUTPUT.findall(block):
+        assert shown in stdout.decode(), f"the README says {shown!r}; it printed {stdout!r}"
