@@ -20,6 +20,7 @@ from rich.console import Console
 
 from fastwait import JobResult, JobState, JobStatus
 from fastwait.cli._board import JobBoard, distinguishing_ids
+from fastwait.cli._display import summary_table
 from fastwait.cli._live import LiveDisplay, PlainDisplay, render_board
 from fastwait.cli._outcome import JobReport
 from fastwait.exceptions import WaitTimeout
@@ -227,3 +228,43 @@ async def test_without_rich_a_terminal_gets_plain_lines(fake: FakeProvider) -> N
     )  # fmt: skip
     assert f"[1/1] compress {job_id} SUCCEEDED" in output
     assert "\x1b[" not in output  # no terminal control at all
+
+
+def test_the_summary_after_a_live_board_lists_only_jobs_that_did_not_succeed() -> None:
+    reports = [ended(BATCH[0], JobState.SUCCEEDED), ended(BATCH[1], JobState.FAILED)]
+    table = summary_table(reports, every_job=False).splitlines()
+    assert [line for line in table if BATCH[0] in line] == []
+    assert [line.split()[2] for line in table if BATCH[1] in line] == ["FAILED"]
+    assert table[-1].startswith("1/2 succeeded, 1 failed")
+
+
+def test_the_summary_fits_a_terminal_width_when_given_one() -> None:
+    reports = [ended(job_id, JobState.FAILED) for job_id in BATCH]
+    assert all(len(line) <= 50 for line in summary_table(reports, width=50).splitlines())
+
+
+def test_ids_too_long_for_the_width_show_their_distinguishing_tails() -> None:
+    board = JobBoard(clock=ManualClock())
+    board.add("compress", BATCH)
+    board.add("compressorapp", ["0190f3a2-1111-7222-8333-444455556666"])
+    lines = draw(board, width=100)
+    for job_id in BATCH:
+        assert board.short_id(job_id) != job_id
+        assert any(board.short_id(job_id) in line for line in lines)
+
+
+def test_a_succeeded_job_with_progress_shows_100_percent() -> None:
+    board = JobBoard(clock=ManualClock())
+    board.add("compress", BATCH[:1])
+    board.progress(status(BATCH[0], JobState.RUNNING, 68))
+    board.finished(ended(BATCH[0], JobState.SUCCEEDED))
+    assert any("SUCCEEDED" in line and "100%" in line for line in draw(board))
+
+
+def test_a_terminal_gets_the_column_names_on_their_own_line() -> None:
+    board = JobBoard(clock=ManualClock())
+    board.add("compress", BATCH)
+    console = Console(file=io.StringIO(), width=100, height=30, force_terminal=True)
+    console.print(render_board(board, 100, 30))
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", console.file.getvalue())  # type: ignore[attr-defined]
+    assert plain.splitlines()[2].split() == ["job", "state", "progress", "%", "elapsed"]

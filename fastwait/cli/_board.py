@@ -79,6 +79,8 @@ class JobBoard:
             return
         self.active_states[row.state] -= 1
         row.state = report.state
+        if report.result.succeeded and row.percent is not None:
+            row.percent = 100.0
         row.report = report
         row.ended_after = self.now()
         self.ended_states[row.state] += 1

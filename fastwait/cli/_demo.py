@@ -10,6 +10,7 @@ lag (when a poll first saw the job finished, minus when it really finished).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from fastwait._client import Client, JobResult
 from fastwait.cli._display import summary_table
-from fastwait.cli._live import open_display
+from fastwait.cli._live import LiveDisplay, open_display
 from fastwait.cli._outcome import EXIT_JOBS_FAILED, JobReport, exit_status
 from fastwait.exceptions import FastwaitError
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress, ToolsFastConvert
@@ -118,7 +119,9 @@ async def run_demo(*, jobs: int, median: float, seed: int | None) -> int:
             for report in reports
             if report.result.source == "poll"
         }
-    print(summary_table(reports))
+    live = isinstance(display, LiveDisplay)
+    width = shutil.get_terminal_size().columns if live else None
+    print(summary_table(reports, every_job=not live, width=width))
     print()
     print(f"{'api':<14}{'jobs':>5}{'polls/job':>11}{'lag p50':>9}{'lag max':>9}")
     for name, ids in batches.items():

@@ -83,9 +83,16 @@ def jsonl_line(
     )
 
 
-def summary_table(reports: Sequence[JobReport]) -> str:
-    """A plain-text table of every job (why it did not succeed, if it did not), then totals."""
+def summary_table(
+    reports: Sequence[JobReport], *, every_job: bool = True, width: int | None = None
+) -> str:
+    """A plain-text table of every job (why it did not succeed, if it did not), then totals.
+
+    ``every_job=False`` lists only the jobs that did not succeed (a person who watched the
+    live view has seen the rest); ``width`` cuts rows to a terminal's width.
+    """
     header = ("provider", "job", "state", "source", "polls", "elapsed", "note")
+    listed = reports if every_job else [r for r in reports if not r.succeeded]
     rows = [
         (
             r.result.provider,
@@ -96,13 +103,19 @@ def summary_table(reports: Sequence[JobReport]) -> str:
             f"{r.result.elapsed:.2f}s",
             r.reason[:80],
         )
-        for r in reports
+        for r in listed
     ]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in (header, *rows)
-    ]
+    lines = (
+        [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in (header, *rows)
+        ]
+        if rows
+        else []
+    )
+    if width is not None:
+        lines = [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
     succeeded = sum(r.succeeded for r in reports)
     polls = sum(r.result.polls for r in reports)
     per_job = polls / len(reports) if reports else math.nan

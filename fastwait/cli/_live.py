@@ -183,15 +183,21 @@ def render_board(board: JobBoard, width: int, height: int) -> RenderableType:
             else:
                 hidden += 1
     show_bar = width >= 64
-    full_ids = width >= board.longest_id + (60 if show_bar else 36)
+    bar_width = min(30, width // 4)
     several_providers = len(board.providers) > 1
+    # Whole ids only when they fit beside the other columns: rich would cut their ends, the
+    # very characters that tell GUIDv7 ids apart.
+    others = [len("SUCCEEDED"), len("100%"), len("59m59s")]
+    others += [max(map(len, board.providers))] if several_providers else []
+    others += [bar_width] if show_bar else []
+    full_ids = width - sum(others) - 2 * len(others) >= board.longest_id  # 2: column gap
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_header=bool(rows))
     if several_providers:
         table.add_column("api", style="dim", no_wrap=True)
     table.add_column("job", no_wrap=True, overflow="ellipsis", min_width=9)
     table.add_column("state", no_wrap=True)
     if show_bar:
-        table.add_column("progress", no_wrap=True, width=min(30, width // 4))
+        table.add_column("progress", no_wrap=True, width=bar_width)
     table.add_column("%", justify="right", no_wrap=True)
     table.add_column("elapsed", justify="right", no_wrap=True)
     for row in rows:
@@ -229,8 +235,10 @@ def _header(board: JobBoard) -> RenderableType:
     grid.add_column(no_wrap=True)
     grid.add_column(no_wrap=True, justify="right")
     grid.add_row("  ".join(counts), format_elapsed(board.now()))
-    total = max(board.total, 1)
-    bar = ProgressBar(total=total, completed=board.ended, width=None)
+    # In a grid cell, not bare in a Group: a bare ProgressBar ends without a newline and the
+    # next line would be drawn onto it.
+    bar = Table.grid(expand=True)
+    bar.add_row(ProgressBar(total=max(board.total, 1), completed=board.ended))
     return Group(grid, bar)
 
 

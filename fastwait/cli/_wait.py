@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import attrs
 from fastwait._client import Client, JobResult
 from fastwait._models import JobStatus
 from fastwait.cli._display import jsonl_line, summary_table
-from fastwait.cli._live import PlainDisplay, open_display
+from fastwait.cli._live import LiveDisplay, PlainDisplay, open_display
 from fastwait.cli._outcome import JobReport, exit_status
 from fastwait.downloads import make_directory
 from fastwait.exceptions import ConfigurationError, FastwaitError
@@ -32,6 +33,9 @@ from fastwait.webhooks._callback_tokens import CallbackTokens
 __all__ = ["WaitOptions", "build_provider", "run_wait"]
 
 log = logging.getLogger("fastwait.cli")
+
+_LISTED_JOBS = 20
+"""Up to this many jobs, the summary after a live board lists them all."""
 
 
 @attrs.frozen
@@ -91,7 +95,10 @@ async def run_wait(options: WaitOptions) -> int:
     if reports is None:
         return 0
     if not options.jsonl:
-        print(summary_table(reports), flush=True)
+        # Someone who watched the live board needs the failures, not 200 rows of successes.
+        every_job = not isinstance(display, LiveDisplay) or len(reports) <= _LISTED_JOBS
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        print(summary_table(reports, every_job=every_job, width=width), flush=True)
     return exit_status(reports)
 
 
