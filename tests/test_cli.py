@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -427,16 +428,24 @@ async def test_receive_on_a_port_in_use_is_one_line() -> None:
 async def test_a_reader_that_leaves_early_ends_the_command_quietly(fake: FakeProvider) -> None:
     first = fake.create_job("compress", duration=0.1)
     rest = [fake.create_job("compress", duration=2.5) for _ in range(3)]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fastwait", "wait", "--provider", "compress",
+    line, code, stderr = await asyncio.to_thread(
+        _first_line_then_leave, "wait", "--provider", "compress",
         "--base-url", fake.base_url("compress"), "--api-key", "test-key", "--jsonl", first, *rest,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    assert json.loads(line)["id"] in {first, *rest}
+    assert code == 141
+    assert stderr == b""
+
+
+def _first_line_then_leave(*args: str) -> tuple[bytes, int, bytes]:
+    """``fastwait ARGS | head -1``: read one line of stdout, close it; (line, status, stderr)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fastwait", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert process.stdout is not None
     assert process.stderr is not None
-    line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
-    assert json.loads(line)["id"] in {first, *rest}
-    process._transport.get_pipe_transport(1).close()  # type: ignore[attr-defined]  # | head -1
-    stderr = await asyncio.wait_for(process.stderr.read(), timeout=30)
-    assert await process.wait() == 141
-    assert stderr == b""
+    with process.stderr:
+        line = process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read()
+    return line, process.wait(timeout=60), stderr
