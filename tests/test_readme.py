@@ -69,9 +69,6 @@ def test_the_readme_has_python_blocks_to_run() -> None:
 @pytest.mark.parametrize("block", readme_blocks())
 async def test_the_readme_block_runs_against_the_fake(block: str, tmp_path: Path) -> None:
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 a pretend jpeg")
-    # Downloads create their folder once issue 11's download fix lands; until then the
-    # README's "out/" is made here, the only help a block gets besides its stand-ins.
-    (tmp_path / "out").mkdir()
     async with FakeProvider(seed=1, durations=0.5, webhook_secret=SECRET) as fake:
         code = block
         for stand_in, value in stand_ins(fake, free_port()).items():
