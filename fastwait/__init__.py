@@ -5,11 +5,30 @@ from typing import TYPE_CHECKING, Any
 
 from fastwait._client import Client, JobResult
 from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
+from fastwait._version import __version__ as __version__
 from fastwait.exceptions import (
+    ApiError,
+    AuthenticationError,
+    BadResponseError,
+    ChecksumMismatchError,
+    ConfigurationError,
+    ConflictError,
+    DownloadError,
+    ExpiredError,
     FastwaitError,
+    ForbiddenError,
+    InvalidRequestError,
     JobCanceled,
+    JobError,
     JobFailed,
+    NotFoundError,
+    NotReadyError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UnsupportedOperationError,
     WaitTimeout,
+    WebhookVerificationError,
 )
 from fastwait.polling import PollPolicy, PollStats
 from fastwait.registry import MemoryResultStore, Registry, Resolution, ResultStore
@@ -25,30 +44,48 @@ if TYPE_CHECKING:
     from fastwait.registry import RedisResultStore, SQLiteResultStore
 
 __all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadResponseError",
     "CallbackBindings",
     "CallbackClaim",
     "CallbackTokens",
+    "ChecksumMismatchError",
     "Client",
+    "ConfigurationError",
+    "ConflictError",
+    "DownloadError",
+    "ExpiredError",
     "FastwaitError",
+    "ForbiddenError",
+    "InvalidRequestError",
     "JobAccepted",
     "JobCanceled",
+    "JobError",
     "JobFailed",
     "JobResult",
     "JobState",
     "JobStatus",
     "MemoryResultStore",
+    "NotFoundError",
+    "NotReadyError",
     "OutputInfo",
     "PollPolicy",
     "PollStats",
     "QueueInfo",
+    "RateLimitedError",
     "RedisResultStore",
     "Registry",
     "Resolution",
     "ResultStore",
     "SQLiteResultStore",
+    "ServerError",
     "StandardWebhookSigner",
     "StandardWebhookVerifier",
+    "TransportError",
+    "UnsupportedOperationError",
     "WaitTimeout",
+    "WebhookVerificationError",
 ]
 
 

@@ -28,6 +28,7 @@ import attrs
 import backoff
 
 from fastwait._models import JobState, JobStatus
+from fastwait.events import PollFailed, PollSent, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError
 from fastwait.polling._schedule import JobKnowledge, PollPolicy, next_poll_at
 from fastwait.registry._registry import Registry
@@ -57,7 +58,16 @@ class PollStats:
 
 
 class _Tracked:
-    __slots__ = ("error_waits", "job_id", "knowledge", "looked", "refs", "seq", "stats")
+    __slots__ = (
+        "error_waits",
+        "job_id",
+        "knowledge",
+        "looked",
+        "refs",
+        "seq",
+        "stats",
+        "unfinished_at",
+    )
 
     def __init__(self, job_id: str, knowledge: JobKnowledge, stats: PollStats) -> None:
         self.job_id = job_id
@@ -68,6 +78,8 @@ class _Tracked:
         self.looked = False
         """Whether the shared store was looked at (lease and stored result) since tracking."""
         self.error_waits: Generator[float, None, None] | None = None
+        self.unfinished_at = knowledge.submitted_at
+        """When the job was last known unfinished: sent time of the last non-terminal poll."""
 
 
 class Poller:
@@ -111,6 +123,7 @@ class Poller:
         store = registry.store
         self._journal = store if isinstance(store, JobJournal) else None
         self._lease = store if isinstance(store, PollLease) else None
+        self._on_event = registry.on_event
         self._unlisten = registry.on_resolved(self._on_resolved)
         self._unlisten_lease = (
             self._lease.on_lease_lapsed(self._look_again) if self._lease is not None else None
@@ -326,8 +339,13 @@ class Poller:
                         self._schedule(tracked, due)
                         return
             tracked.stats.polls += 1
+            sent_at = self.now()
+            if self._on_event is not None:
+                emit(self._on_event, PollSent(self._provider, tracked.job_id, tracked.stats.polls))
             status, retry_after = await self._fetch(tracked.job_id)
         except FastwaitError as error:
+            if self._on_event is not None:
+                emit(self._on_event, PollFailed(*key, error, error.transient))
             if not error.transient:
                 self._drop(tracked)
                 if self._journal is not None:
@@ -338,6 +356,8 @@ class Poller:
             return
         except Exception as error:  # a bug must not kill the scheduler: log, retry later
             log.exception("unexpected error polling %s job %s", *key)
+            if self._on_event is not None:
+                emit(self._on_event, PollFailed(*key, error, transient=True))
             self._retry_later(tracked, error)
             return
         now = self.now()
@@ -346,7 +366,7 @@ class Poller:
             if tracked.stats.first_terminal_at is None:
                 tracked.stats.first_terminal_at = now
             try:
-                await self._registry.publish(status, source="poll")
+                await self._registry.publish(status, source="poll", lag=now - tracked.unfinished_at)
             except FastwaitError as error:
                 # The store could not take the result (e.g. Redis down): keep the job and
                 # poll it again, or its waiters would never hear of it.
@@ -356,6 +376,7 @@ class Poller:
                 return
             self._drop(tracked)
             return
+        tracked.unfinished_at = sent_at
         tracked.knowledge = tracked.knowledge.observed(
             now, status.progress_percent, queued=status.state is JobState.QUEUED
         )
