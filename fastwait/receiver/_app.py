@@ -223,10 +223,10 @@ def _arrived_body(request: web.Request, limit: int) -> bytes | None:
     usual delivery): taken without a coroutine or a timer. Otherwise None, and nothing is read.
     """
     declared = request.content_length
-    if declared is None or declared > limit or request.content.total_bytes < declared:
+    stream = request.content
+    if declared is None or declared > limit or not stream.is_eof():
         return None
-    body = request.content.read_nowait(declared)
-    return body if len(body) == declared else None
+    return stream.read_nowait(declared)  # all of it: aiohttp feeds no more than declared
 
 
 async def _read_body(request: web.Request, limit: int, timeout: float) -> bytes:
