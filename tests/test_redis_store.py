@@ -283,3 +283,16 @@ async def test_a_burst_of_commands_shares_a_few_connections(redis: RedisHarness)
     name = f"fastwait-{store.replica_id}"
     connections = [c for c in await redis.admin.client_list() if c.get("name") == name]
     assert len(connections) <= 8  # each new connection costs five set-up commands
+
+
+@pytest.mark.redis
+async def test_a_holder_that_was_missed_while_it_stalled_asks_again_before_polling(
+    redis: RedisHarness,
+) -> None:
+    stalled, other = redis.store(), redis.store()
+    assert await stalled.acquire_poll_lease(KEY, 600.0) is None
+    # Its event loop stalled past its liveness: its key expired, and the other took over.
+    await redis.admin.delete(f"{redis.prefix}replica:{stalled.replica_id}")
+    assert await other.acquire_poll_lease(KEY, 600.0) is None
+    await stalled._leases._beat_once()  # its next heartbeat finds it was missed
+    assert await stalled.acquire_poll_lease(KEY, 600.0) is not None  # it follows now
