@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Callable
 
-from fastwait._models import JobStatus
+from fastwait._models import JobState, JobStatus
 from fastwait.events import EventHook, JobResolved, StatusSeen, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError, WaitTimeout
 from fastwait.registry._memory import MemoryResultStore
@@ -31,6 +31,8 @@ from fastwait.registry._store import JobKey, Resolution, ResultStore
 __all__ = ["Registry"]
 
 log = logging.getLogger("fastwait.registry")
+
+_TERMINAL_STATES = frozenset(state for state in JobState if state.is_terminal)
 
 StatusCallback = Callable[[JobStatus], None]
 ResolvedCallback = Callable[[JobKey, Resolution], None]
@@ -241,13 +243,13 @@ class Registry:
         hook = self._on_event
         if hook is not None:
             emit(hook, StatusSeen(*key, status.state, status.progress_percent, source))
-        if not status.is_terminal:
+        if status.state not in _TERMINAL_STATES:
             waiting = self._waiting.get(key)
             if waiting is not None:
                 waiting.last_status = status
             self._notify(key, status)
             return False
-        resolution = Resolution(status=status, source=source, resolved_at=self._clock())
+        resolution = Resolution(status, source, self._clock())
         # Stored first: no subscriber may see a result that a store failure then loses.
         if self._put_now is not None:
             stored = self._put_now(key, resolution)

@@ -52,9 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--jobs", type=int, default=300, help="jobs per strategy in polling (default 300)")
     add("--scale-jobs", type=int, default=100_000, help="jobs in scale (default 100000)")
     add(
-        "--scale-baseline-source",
+        "--baseline-source",
         metavar="DIR",
-        help="a tree holding the fastwait to compare scale against (git archive main | tar -x)",
+        help="a tree holding another fastwait to measure alongside in scale, receiver and redis"
+        " (e.g. mkdir DIR && git archive fe6e460 | tar -x -C DIR)",
     )
     add("--max-connections", type=int, default=32, help="Client max_connections in scale (32)")
     add("--seed", type=int, default=None, help="durations and fates (default: random)")
@@ -104,13 +105,17 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
                 max_connections=args.max_connections,
                 seed=seed + 2,
                 policy_overrides=overrides,
-                baseline_source=args.scale_baseline_source,
+                baseline_source=args.baseline_source,
             )
         )
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     if args.which in ("receiver", "all"):
-        receiver = bench_receiver.ReceiverOptions(seed=seed + 3, generator=args.receiver_generator)
+        receiver = bench_receiver.ReceiverOptions(
+            seed=seed + 3,
+            generator=args.receiver_generator,
+            baseline_source=args.baseline_source,
+        )
         report = await bench_receiver.run(receiver)
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
@@ -121,7 +126,9 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
     if args.which == "redis":  # needs a Redis server, so not part of "all"
         from . import bench_redis
 
-        report = await bench_redis.run(bench_redis.RedisOptions(seed=seed + 4))
+        report = await bench_redis.run(
+            bench_redis.RedisOptions(seed=seed + 4, baseline_source=args.baseline_source)
+        )
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     return reports

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -35,6 +36,8 @@ __all__ = [
     "ratio",
     "read_line",
     "running_process",
+    "source_environment",
+    "source_tree",
 ]
 
 API_KEY = "bench-key"
@@ -51,6 +54,24 @@ FAKE_FLAGS: tuple[str, ...] = (
 """The issue's workload; compressor.app sends no Retry-After unless asked (it is not)."""
 
 _STARTUP_TIMEOUT = 30.0
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def source_tree(baseline_source: str | None) -> Path | None:
+    """The fastwait tree to measure alongside this one (``--baseline-source``), checked."""
+    if baseline_source is None:
+        return None
+    tree = Path(baseline_source).resolve()
+    if not (tree / "fastwait" / "__init__.py").is_file():
+        raise RuntimeError(f"{tree} holds no fastwait package to compare against")
+    return tree
+
+
+def source_environment(tree: Path | None) -> dict[str, str]:
+    """The environment of a benchmark process (run as a script, not with ``-m``) that imports
+    fastwait from ``tree``, this repository by default."""
+    path = [str(tree or _REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
 def _stop(process: subprocess.Popen[str]) -> None:

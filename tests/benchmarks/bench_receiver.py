@@ -52,12 +52,20 @@ import attrs
 
 from fastwait.webhooks import StandardWebhookSigner
 
-from ._harness import ScenarioReport, Target, percentile, read_line, running_process
+from ._harness import (
+    ScenarioReport,
+    Target,
+    percentile,
+    read_line,
+    running_process,
+    source_environment,
+    source_tree,
+)
 from ._receiver_server import HOOK_PATH, SECRET, message_id
 
 __all__ = ["ReceiverOptions", "RunFigures", "run"]
 
-_REPO = Path(__file__).resolve().parents[2]
+_SERVER = Path(__file__).with_name("_receiver_server.py")
 # The seed document's succeeded compress status, looked up at run time: a static import would
 # make mypy meet tests/seed_payloads.py under two names (pytest imports it as seed_payloads).
 _STATUS: Final[Mapping[str, Any]] = importlib.import_module(
@@ -68,6 +76,7 @@ _POLL_SECONDS = 0.02
 _ARM_BATCH = 10_000  # job ids per arming request, well under aiohttp's 1 MiB body limit
 _MODES: Final = ("bare", "handwritten", "receiver")
 _MOONSHOT: Final = 1.0
+_TODAY: Final = "today's receiver"
 _BUSY_SERVER = 0.85
 """A bare server busy less than this share of a core is not the bottleneck: the generator is."""
 
@@ -137,6 +146,8 @@ class ReceiverOptions:
     generator: str = "wrk"
     stall_seconds: float = 20.0
     """A run with no new completion for this long is abandoned (a refused webhook, say)."""
+    baseline_source: str | None = None
+    """A tree holding another fastwait whose receiver also runs in every round (``today``)."""
 
 
 @attrs.frozen
@@ -240,11 +251,13 @@ def _wrk_requests(url: str, deliveries: Sequence[_Delivery]) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def _server(mode: str, *, stamp: bool) -> AsyncIterator[str]:
-    argv = [sys.executable, "-m", "tests.benchmarks._receiver_server", mode]
+async def _server(mode: str, *, stamp: bool, source: Path | None = None) -> AsyncIterator[str]:
+    """A fresh server process; ``source`` holds the fastwait it imports (this tree if None)."""
+    argv = [sys.executable, str(_SERVER), mode]
     if stamp:
         argv.append("--stamp")
-    with running_process(argv, cwd=_REPO) as process:
+    env = source_environment(source)
+    with running_process(argv, cwd=_SERVER.parent, env=env) as process:
         yield await asyncio.to_thread(read_line, process, _STARTUP_TIMEOUT)
 
 
@@ -381,8 +394,10 @@ async def _one_run(
     options: ReceiverOptions,
     *,
     stamp: bool = False,
+    source: Path | None = None,
 ) -> RunFigures:
-    async with _server(mode, stamp=stamp) as url, aiohttp.ClientSession() as session:
+    server = _server(mode, stamp=stamp, source=source)
+    async with server as url, aiohttp.ClientSession() as session:
         for start in range(0, len(deliveries), _ARM_BATCH):
             ids = [delivery.job_id for delivery in deliveries[start : start + _ARM_BATCH]]
             async with session.post(f"{url}/_bench/arm", json={"ids": ids}) as response:
@@ -441,6 +456,14 @@ def _text(
         f"median rate: bare {bare:.0f} req/s, hand-written standardwebhooks {handwritten:.0f}"
         f" req/s, receiver {received:.0f} req/s",
         f"  receiver / bare {received / bare:.2f}; hand-written / bare {handwritten / bare:.2f}",
+        *(
+            [
+                f"  today's receiver {rates[_TODAY]:.0f} req/s:"
+                f" {rates[_TODAY] / handwritten:.2f} of the hand-written handler"
+            ]
+            if _TODAY in rates
+            else []
+        ),
         f"  {'PASS' if target.passed else 'FAIL'}  {target.description}:"
         f" {target.measured:.2f} (at least {target.limit:.2f}; moonshot {_MOONSHOT:.2f}"
         f" {'reached' if target.measured >= _MOONSHOT else 'not reached'})",
@@ -457,6 +480,7 @@ def _text(
 async def run(options: ReceiverOptions) -> ScenarioReport:
     """Alternate bare, hand-written and receiver throughput runs, then latency runs; judge."""
     generator, generate = _generator(options.generator)
+    today = source_tree(options.baseline_source)
     rng, serials = random.Random(options.seed), itertools.count()
     runs: list[RunFigures] = []
     for round_ in range(1, options.runs + 1):
@@ -465,6 +489,17 @@ async def run(options: ReceiverOptions) -> ScenarioReport:
         for mode in _MODES:
             figures = await _one_run(
                 f"{mode} #{round_}", mode, deliveries, options.connections, generate, options
+            )
+            runs.append(figures)
+        if today is not None:
+            figures = await _one_run(
+                f"{_TODAY} #{round_}",
+                "receiver",
+                deliveries,
+                options.connections,
+                generate,
+                options,
+                source=today,
             )
             runs.append(figures)
     for mode in ("handwritten", "receiver"):
@@ -478,9 +513,10 @@ async def run(options: ReceiverOptions) -> ScenarioReport:
                 f"{mode} {name}", mode, deliveries, connections, generate, options, stamp=True
             )
             runs.append(figures)
+    names = [*_MODES, *([_TODAY] if today is not None else [])]
     rates = {
         mode: statistics.median(f.rate for f in runs if f.name.startswith(f"{mode} #"))
-        for mode in _MODES
+        for mode in names
     }
     ratio_ = rates["receiver"] / rates["handwritten"]
     target = _AtLeast("receiver rate / hand-written handler rate", ratio_, options.min_ratio)
@@ -497,6 +533,7 @@ async def run(options: ReceiverOptions) -> ScenarioReport:
             "receiver_rate": round(rates["receiver"], 1),
             "ratio": round(ratio_, 3),
             "ratio_to_bare": round(rates["receiver"] / rates["bare"], 3),
+            "rates": {mode: round(rate, 1) for mode, rate in rates.items()},
             "runs": [figures.as_json() for figures in runs],
         },
     )

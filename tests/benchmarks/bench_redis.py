@@ -51,11 +51,13 @@ from ._harness import (
     format_targets,
     percentile,
     ratio,
+    source_environment,
+    source_tree,
 )
 
 __all__ = ["RedisOptions", "run"]
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPLICA = Path(__file__).with_name("_redis_replica.py")
 _STARTUP_TIMEOUT = 30.0
 _MAX_COMMANDS_ONE = 4.0
 _MAX_COMMANDS_SHARED = 6.0
@@ -72,6 +74,8 @@ class RedisOptions:
     latency_jobs: int = 1000
     kill_after: float = 1.5
     seed: int = 0
+    baseline_source: str | None = None
+    """A tree holding another fastwait whose replicas run the same scenarios (``today``)."""
 
 
 @attrs.frozen
@@ -114,13 +118,14 @@ class _Replica:
         self.final: dict[str, Any] | None = None
 
     @classmethod
-    async def start(cls, argv: Sequence[str]) -> _Replica:
+    async def start(cls, argv: Sequence[str], source: Path | None) -> _Replica:
+        """A replica importing fastwait from ``source`` (this tree if None)."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "tests.benchmarks._redis_replica",
+            str(_REPLICA),
             *argv,
-            cwd=_REPO,
+            cwd=_REPLICA.parent,
+            env=source_environment(source),
             stdout=asyncio.subprocess.PIPE,
         )
         started = await _line(process, _STARTUP_TIMEOUT)
@@ -159,6 +164,7 @@ async def _await_jobs(
     replicas: int,
     *,
     kill: bool = False,
+    source: Path | None = None,
 ) -> _ReplicaRun:
     job_ids = await control.create("compress", options.jobs)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as ids_file:
@@ -167,7 +173,8 @@ async def _await_jobs(
     started: list[_Replica] = []
     leases_at_kill = 0
     try:
-        started = list(await asyncio.gather(*(_Replica.start(argv) for _ in range(replicas))))
+        starting = (_Replica.start(argv, source) for _ in range(replicas))
+        started = list(await asyncio.gather(*starting))
         finishing = [asyncio.create_task(r.finish()) for r in started]
         if kill:
             await asyncio.sleep(options.kill_after)
@@ -253,6 +260,8 @@ async def run(options: RedisOptions) -> ScenarioReport:
     """Run the Redis scenario once and judge it."""
     prefix = f"fastwait-bench:{secrets.token_hex(6)}:"
     n = options.replicas
+    today = source_tree(options.baseline_source)
+    baseline: list[_ReplicaRun] = []
     try:
         with fake_server(options.seed) as fake_url:
             async with aiohttp.ClientSession() as session:
@@ -262,6 +271,24 @@ async def run(options: RedisOptions) -> ScenarioReport:
                 killed = await _await_jobs(
                     f"{n}, 1 killed", options, fake_url, control, prefix, n, kill=True
                 )
+                if today is not None:
+                    for name, count, kill in (
+                        ("today: 1", 1, False),
+                        (f"today: {n}", n, False),
+                        (f"today: {n}, 1 kill", n, True),
+                    ):
+                        baseline.append(
+                            await _await_jobs(
+                                name,
+                                options,
+                                fake_url,
+                                control,
+                                prefix,
+                                count,
+                                kill=kill,
+                                source=today,
+                            )
+                        )
         latencies = await _publish_to_wake(options, prefix)
     finally:
         await _delete_keys(options.url, prefix)
@@ -272,6 +299,7 @@ async def run(options: RedisOptions) -> ScenarioReport:
         for resolved in run_.resolved
         if resolved >= 0
     )
+    everything = [alone, shared, killed, *baseline]
     cost = ratio(shared.figures.requests_per_job, alone.figures.requests_per_job)
     extra_lag = killed.figures.lag_p95 - shared.figures.lag_p95
     targets = (
@@ -292,21 +320,24 @@ async def run(options: RedisOptions) -> ScenarioReport:
         f"== redis: {options.jobs} tools.fast jobs, 1 then {n} replicas, then {n} with one"
         f" SIGKILLed {options.kill_after:g} s in; {options.latency_jobs} publish-to-wake round"
         f" trips (seed {options.seed}) ==",
-        format_figures([alone.figures, shared.figures, killed.figures]),
+        format_figures([run_.figures for run_ in everything]),
     ]
-    for run_ in (alone, shared, killed):
+    for run_ in everything:
         lines.append(
             f"{run_.name}: jobs resolved per replica {_per_replica(run_.resolved)},"
             f" polled {_per_replica(run_.polled)}; Redis commands"
             f" {' / '.join(map(str, run_.commands))}"
             f" = {run_.commands_per_job:.2f} per resolved job"
         )
-    lines.append(
-        f"killing the replica that held {killed.leases_at_kill} of {options.jobs} leases:"
-        f" p95 lag {killed.figures.lag_p95:.2f} s against"
-        f" {shared.figures.lag_p95:.2f} s without (+{extra_lag:.2f} s); Redis commands per job"
-        f" {killed.commands_per_job:.2f} against {shared.commands_per_job:.2f}"
-    )
+    pairs = [(shared, killed), *([(baseline[1], baseline[2])] if baseline else [])]
+    for without, with_kill in pairs:
+        lines.append(
+            f"{with_kill.name}: killing the replica that held {with_kill.leases_at_kill} of"
+            f" {options.jobs} leases: p95 lag {with_kill.figures.lag_p95:.2f} s against"
+            f" {without.figures.lag_p95:.2f} s without"
+            f" (+{with_kill.figures.lag_p95 - without.figures.lag_p95:.2f} s); Redis commands per"
+            f" job {with_kill.commands_per_job:.2f} against {without.commands_per_job:.2f}"
+        )
     lines.append(
         f"publish on replica A -> waiter wakes on replica B: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
     )
@@ -332,7 +363,7 @@ async def run(options: RedisOptions) -> ScenarioReport:
                     "commands_per_job": round(run_.commands_per_job, 3),
                     "server": run_.figures.as_json(),
                 }
-                for run_ in (alone, shared, killed)
+                for run_ in everything
             ],
             "publish_to_wake_ms": {"p50": round(p50, 3), "p99": round(p99, 3)},
         },

@@ -10,9 +10,9 @@ figures are the ones reported. The issue's workload: log-normal durations, media
 2. **scale**: fastwait awaits 100,000 jobs: all must resolve, p95 lag within 1.5x (+0.2 s) of
    the reference's, peak RSS growth over the post-import baseline at most 2 KB per job; CPU per
    job and per status poll (client CPU while waiting / requests the fake counted);
-3. **today** (with ``--scale-baseline-source DIR``, a tree holding another fastwait, e.g.
-   ``git archive main | tar -x -C DIR``): the same 100,000 jobs awaited by that fastwait, whose
-   CPU per poll is the baseline of the "at most half of today's" target;
+3. **today** (with ``--baseline-source DIR``, a tree holding another fastwait, e.g.
+   ``git archive fe6e460 | tar -x -C DIR``): the same 100,000 jobs awaited by that fastwait,
+   whose CPU per poll is the baseline of the "at most half of today's" target;
 4. **import**: what ``import fastwait`` costs in a fresh process (seconds, RSS) and which heavy
    modules it pulls in unasked (Redis, the receiver, the fake, SQLite, aiohttp.web).
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,8 @@ from ._harness import (
     percentile,
     read_line,
     running_process,
+    source_environment,
+    source_tree,
 )
 
 __all__ = ["ScaleOptions", "run"]
@@ -111,15 +112,9 @@ class _ClientRun:
         return StrategyFigures.from_rows(self.name, self.rows, errors)
 
 
-def _environment(source: Path) -> dict[str, str]:
-    """The environment of a client process that imports fastwait from ``source``."""
-    path = os.pathsep.join(p for p in (str(source), os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONPATH": path}
-
-
 async def _client(argv: list[str], source: Path, deadline: float) -> dict[str, Any]:
     command = [sys.executable, str(_CLIENT), *argv]
-    with running_process(command, cwd=_CLIENT.parent, env=_environment(source)) as process:
+    with running_process(command, cwd=_CLIENT.parent, env=source_environment(source)) as process:
         line = await asyncio.to_thread(read_line, process, deadline)
     figures: dict[str, Any] = json.loads(line)
     return figures
@@ -184,9 +179,7 @@ def _import_line(name: str, figures: dict[str, Any]) -> str:
 async def run(options: ScaleOptions) -> ScenarioReport:
     """Run the scale scenario once and judge it."""
     PollPolicy(**options.policy_overrides)  # refuse bad overrides before starting anything
-    baseline = Path(options.baseline_source).resolve() if options.baseline_source else None
-    if baseline is not None and not (baseline / "fastwait" / "__init__.py").is_file():
-        raise RuntimeError(f"{baseline} holds no fastwait package to compare against")
+    baseline = source_tree(options.baseline_source)
     imports = {"this tree": await _client(["--import-only"], _REPO, _STARTUP_TIMEOUT)}
     if baseline is not None:
         imports["today"] = await _client(["--import-only"], baseline, _STARTUP_TIMEOUT)
