@@ -273,9 +273,9 @@ async def run(options: RedisOptions) -> ScenarioReport:
                 )
                 if today is not None:
                     for name, count, kill in (
-                        ("today: 1", 1, False),
-                        (f"today: {n}", n, False),
-                        (f"today: {n}, 1 kill", n, True),
+                        ("today 1", 1, False),
+                        (f"today {n}", n, False),
+                        (f"today {n} +kill", n, True),
                     ):
                         baseline.append(
                             await _await_jobs(
