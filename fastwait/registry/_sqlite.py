@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import queue
@@ -36,6 +37,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from fastwait._models import JobState
+from fastwait._notices import RateLimitedNotice
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.registry._codec import decode_resolution, encode_resolution
 from fastwait.registry._store import JobKey, Resolution, TrackedJob
@@ -86,6 +88,31 @@ class _Command:
 _CLOSE: Final = object()
 
 
+class _Failure:
+    """What a command that failed in its savepoint answers its caller."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: FastwaitError) -> None:
+        self.error = error
+
+
+def _unexpected(exc: Exception) -> FastwaitError:
+    error = ConfigurationError(f"state file write failed unexpectedly: {exc!r}")
+    error.__cause__ = exc
+    return error
+
+
+def _answer_all(batch: list[_Command], error: FastwaitError) -> None:
+    """Fail every caller of ``batch`` not answered yet (a cancelled one needs no answer)."""
+    for command in batch:
+        reply = command.reply
+        if reply is None or reply.done():
+            continue
+        if reply.running() or reply.set_running_or_notify_cancel():
+            reply.set_exception(error)
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
@@ -95,7 +122,7 @@ class _Writer:
     """The thread that owns the connection: it holds no reference to the store, so a store
     dropped without :meth:`SQLiteResultStore.aclose` can still be collected (and end it)."""
 
-    __slots__ = ("_busy_timeout", "_clock", "_evicted_at", "_path", "_queue", "_ttl")
+    __slots__ = ("_busy_timeout", "_clock", "_evicted_at", "_path", "_queue", "_ttl", "failures")
 
     def __init__(
         self,
@@ -111,6 +138,8 @@ class _Writer:
         self._clock = clock
         self._queue = commands
         self._evicted_at = float("-inf")
+        self.failures = RateLimitedNotice(log)
+        """Said once, then now and then, while writes fail (disk full: every batch fails)."""
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -125,6 +154,8 @@ class _Writer:
                 raise ConfigurationError(
                     f"state file {self._path} was written by a newer fastwait (schema {version})"
                 )
+            if version:
+                self._check_intact(connection)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.executescript(_SCHEMA)
@@ -138,6 +169,22 @@ class _Writer:
             connection.close()
             raise
         return connection
+
+    def _check_intact(self, connection: sqlite3.Connection) -> None:
+        """Refuse a damaged file at once, rather than failing the jobs whose rows it lost.
+
+        ``quick_check`` reads every page once (tens of milliseconds for a large state file).
+        """
+        try:
+            problems = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            found = "; ".join(" ".join(problem.split()) for problem in problems)
+            raise ConfigurationError(
+                f"state file {self._path} is damaged ({found[:200]}): move it aside"
+                " to start afresh, or salvage it with the sqlite3 shell's .recover"
+            )
 
     def run(self) -> None:
         """Apply queued commands, a batch per transaction, until the close marker."""
@@ -182,33 +229,68 @@ class _Writer:
                 reply.set_exception(error)
 
     def _apply(self, connection: sqlite3.Connection, batch: list[_Command]) -> None:
-        """Run ``batch`` in one transaction; answer the callers only after it committed."""
+        """Run ``batch`` in one transaction; answer the callers only after it committed.
+
+        Each command runs in a savepoint of its own: one that fails (a damaged page, a value
+        the file refuses) is undone and fails its own caller only. When the transaction as a
+        whole fails (disk full at COMMIT, SQLite rolled it back), every caller of the batch gets
+        the error. Either way every caller gets an answer.
+        """
         now = self._clock()
         answers: list[tuple[_Reply, Any]] = []
+        failed = False
         try:
             connection.execute("BEGIN IMMEDIATE")
             for command in batch:
                 reply = command.reply
                 if reply is not None and not reply.set_running_or_notify_cancel():
                     continue  # the caller was cancelled before we got to it
-                value = command.action(connection, now)
+                outcome = self._run(connection, command.action, now)
+                failed = failed or isinstance(outcome, _Failure)
                 if reply is not None:
-                    answers.append((reply, value))
+                    answers.append((reply, outcome))
             if now - self._evicted_at > min(self._ttl, 60.0):
-                self._evict(connection, now)
+                self._evicted_at = now
+                self._run(connection, self._evict, now)
             connection.execute("COMMIT")
         except Exception as exc:  # the thread must outlive any failure, or callers hang
             if connection.in_transaction:
-                connection.rollback()
-            error = self._error(exc) if isinstance(exc, sqlite3.Error) else exc
-            log.error("state file %s: %d queued writes failed: %r", self._path, len(batch), exc)
-            for command in batch:
-                reply = command.reply
-                if reply is not None and reply.running():
-                    reply.set_exception(error)
+                with contextlib.suppress(sqlite3.Error):
+                    connection.rollback()
+            error = self._error(exc) if isinstance(exc, sqlite3.Error) else _unexpected(exc)
+            self.failures.say(
+                "state file %s: %d queued writes failed: %s", self._path, len(batch), exc
+            )
+            _answer_all(batch, error)
             return
-        for reply, value in answers:
-            reply.set_result(value)
+        for reply, outcome in answers:
+            if isinstance(outcome, _Failure):
+                reply.set_exception(outcome.error)
+            else:
+                reply.set_result(outcome)
+        if not failed:
+            self.failures.over("state file %s is written again", self._path)
+
+    def _run(self, connection: sqlite3.Connection, action: _Action, now: float) -> Any:
+        """``action``'s value, or a :class:`_Failure` once its savepoint was rolled back.
+
+        Raises when the transaction itself is gone (SQLite rolls back on disk full or I/O
+        errors), so that the caller fails the whole batch.
+        """
+        connection.execute("SAVEPOINT command")
+        try:
+            value = action(connection, now)
+        except Exception as exc:
+            if not connection.in_transaction:
+                raise
+            connection.execute("ROLLBACK TO command")
+            connection.execute("RELEASE command")
+            self.failures.say("state file %s: a write failed: %s", self._path, exc)
+            if isinstance(exc, sqlite3.Error):
+                return _Failure(self._error(exc))
+            return _Failure(_unexpected(exc))
+        connection.execute("RELEASE command")
+        return value
 
     def _error(self, exc: sqlite3.Error) -> FastwaitError:
         """``exc`` as fastwait's error: busy is transient, anything else needs a person."""
@@ -223,7 +305,6 @@ class _Writer:
         cutoff = now - self._ttl
         connection.execute("DELETE FROM results WHERE stored_at < ?", (cutoff,))
         connection.execute("DELETE FROM jobs WHERE resolved_at < ?", (cutoff,))
-        self._evicted_at = now
 
 
 class SQLiteResultStore:
