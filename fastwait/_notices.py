@@ -21,9 +21,19 @@ class RateLimitedNotice:
 
     Safe to call from any thread (the SQLite writer says its failures from its own). Between
     two warnings the same message goes to DEBUG, so nothing is lost for whoever asks for it.
+    A trouble that comes and goes faster than ``interval`` is still said once per interval.
     """
 
-    __slots__ = ("_clock", "_interval", "_lock", "_logger", "_said_at", "_suppressed")
+    __slots__ = (
+        "_active",
+        "_clock",
+        "_interval",
+        "_lock",
+        "_logger",
+        "_suppressed",
+        "_warned",
+        "_warned_at",
+    )
 
     def __init__(
         self,
@@ -36,24 +46,27 @@ class RateLimitedNotice:
         self._interval = interval
         self._clock = clock
         self._lock = threading.Lock()
-        self._said_at: float | None = None
+        self._active = False
+        self._warned = False
+        self._warned_at: float | None = None
         self._suppressed = 0
 
     @property
     def active(self) -> bool:
-        """True between the first :meth:`say` and the :meth:`over` that ends it."""
-        return self._said_at is not None
+        """True between a :meth:`say` and the :meth:`over` that ends the trouble."""
+        return self._active
 
     def say(self, message: str, *args: object) -> bool:
-        """Log ``message % args`` at WARNING unless it was said less than ``interval`` ago.
-
-        Returns True when it was said at WARNING.
+        """Log ``message % args`` at WARNING unless a warning went out less than ``interval``
+        ago (then at DEBUG). Returns True when it was said at WARNING.
         """
         now = self._clock()
         with self._lock:
-            due = self._said_at is None or now - self._said_at >= self._interval
+            self._active = True
+            due = self._warned_at is None or now - self._warned_at >= self._interval
             if due:
-                self._said_at = now
+                self._warned_at = now
+                self._warned = True
                 suppressed, self._suppressed = self._suppressed, 0
             else:
                 self._suppressed += 1
@@ -61,14 +74,15 @@ class RateLimitedNotice:
             self._logger.debug(message, *args)
             return False
         if suppressed:
-            message += " (%d more times since it was last said)"
+            message += " (and %d times more since it was last said)"
             args = (*args, suppressed)
         self._logger.warning(message, *args)
         return True
 
     def over(self, message: str, *args: object) -> None:
-        """The trouble ended: say ``message`` at WARNING if the trouble was said, and reset."""
+        """The trouble ended: say ``message`` at WARNING if it was said at WARNING."""
         with self._lock:
-            was_said, self._said_at, self._suppressed = self._said_at is not None, None, 0
-        if was_said:
+            warned = self._active and self._warned
+            self._active = self._warned = False
+        if warned:
             self._logger.warning(message, *args)

@@ -25,7 +25,7 @@ def test_a_trouble_is_said_once_then_every_interval_with_the_count_in_between(
     clock.advance(31)
     said.append(notice.say("down: %s", 3))
     assert said == [True, False, False, True]
-    assert warnings_in(caplog) == ["down: 0", "down: 3 (2 more times since it was last said)"]
+    assert warnings_in(caplog) == ["down: 0", "down: 3 (and 2 times more since it was last said)"]
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG] == [
         "down: 1",
         "down: 2",
@@ -43,5 +43,22 @@ def test_the_end_of_a_trouble_is_said_only_if_the_trouble_was(
     notice.over("up again")
     notice.over("up again")
     assert not notice.active
-    assert notice.say("down")  # a new trouble is said at once
-    assert warnings_in(caplog) == ["down", "up again", "down"]
+    assert warnings_in(caplog) == ["down", "up again"]
+
+
+def test_a_flapping_trouble_is_said_once_per_interval(
+    caplog: pytest.LogCaptureFixture, clock: ManualClock
+) -> None:
+    caplog.set_level(logging.WARNING, logger=log.name)
+    notice = RateLimitedNotice(log, interval=30, clock=clock)
+    for _ in range(5):
+        notice.say("down")
+        clock.advance(1)
+        notice.over("up again")
+    clock.advance(30)
+    notice.say("down")
+    assert warnings_in(caplog) == [
+        "down",
+        "up again",
+        "down (and 4 times more since it was last said)",
+    ]

@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import random
+import resource
 import sqlite3
 import sys
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from redis_support import RedisHarness, redis_harness
 
+from fastwait import Client, JobState, PollPolicy, Registry
 from fastwait.exceptions import ConfigurationError
+from fastwait.providers import ToolsFastCompress
 from fastwait.registry._sqlite import SQLiteResultStore
 from fastwait.testing import FakeProvider
 
 KEY = ("compress", "019c56457340753ba9441d7b4e6516a0")
+FAST = PollPolicy(first_poll=0.05, blind_first_poll=0.05, floor=0.02, ceiling=0.5)
+UNENCODABLE = {
+    "metrics": {
+        "inputBytes": 1000,
+        "outputBytes": 10,
+        "creditCost": 1,
+        "compressionRatio": float("inf"),  # the API's 1e999999, as JSON decoding reads it
+    }
+}
+"""Terminal fields of a job whose status is fine but that no JSON store can keep."""
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[RedisHarness]:
+    async with redis_harness() as harness:
+        yield harness
+
+
+def records(caplog: pytest.LogCaptureFixture, level: int, logger: str) -> list[str]:
+    return [
+        r.getMessage() for r in caplog.records if r.levelno == level and r.name.startswith(logger)
+    ]
 
 
 async def test_a_failing_command_fails_only_its_caller_and_later_callers_are_answered(
@@ -103,3 +132,73 @@ async def test_wait_with_a_damaged_state_file_exits_2_with_one_line(
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert "is damaged" in err
+
+
+async def await_unstorable_results(fake: FakeProvider, registry: Registry) -> None:
+    """Two jobs whose results the store cannot keep are awaited, then awaited again."""
+    ids = [fake.create_job("compress", duration=0.1, terminal_fields=UNENCODABLE) for _ in "ab"]
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with registry, Client(api, registry=registry, policy=FAST) as client:
+        async with asyncio.timeout(10):
+            statuses = await asyncio.gather(*(client.wait(job_id) for job_id in ids))
+            polls = [fake.job("compress", job_id).requests for job_id in ids]
+            again = await asyncio.gather(*(client.wait(job_id) for job_id in ids))
+    assert [s.state for s in statuses] == [JobState.SUCCEEDED] * 2
+    assert again == statuses, "the result kept in memory was not returned to a later waiter"
+    assert [fake.job("compress", job_id).requests for job_id in ids] == polls
+
+
+async def test_a_result_the_sqlite_store_cannot_keep_reaches_its_waiters_and_is_said_once(
+    fake: FakeProvider, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    await await_unstorable_results(fake, Registry(state=tmp_path / "state.db"))
+    (said,) = records(caplog, logging.WARNING, "fastwait.registry")
+    assert "kept in memory only" in said
+    assert "not JSON" in said
+    assert not records(caplog, logging.ERROR, "asyncio"), "a poll task died"
+
+
+@pytest.mark.redis
+async def test_a_result_the_redis_store_cannot_keep_reaches_its_waiters_and_is_said_once(
+    fake: FakeProvider, redis: RedisHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    await await_unstorable_results(fake, Registry(redis.store()))
+    (said,) = records(caplog, logging.WARNING, "fastwait.registry")
+    assert "kept in memory only" in said
+    assert not records(caplog, logging.ERROR, "asyncio"), "a poll task died"
+
+
+def _small_files() -> None:
+    """In the child: files may not grow past 200 KB (``ulimit -f 200``); writes past it fail."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, resource.RLIM_INFINITY))
+
+
+async def test_wait_with_a_full_disk_reports_every_job_and_says_so_once(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    ids = [fake.create_job("compress", duration=0.3) for _ in range(1500)]
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("\n".join(ids))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fastwait", "wait", "--provider", "compress",
+        "--base-url", fake.base_url("compress"), "--api-key", "test-key",
+        "--state", str(tmp_path / "state.db"), "--jsonl", "--ids-file", str(ids_file),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_small_files,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(30):
+            stdout, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    err = stderr.decode()
+    assert process.returncode == 0, err
+    states = {line["id"]: line["state"] for line in map(json.loads, stdout.splitlines())}
+    assert states == dict.fromkeys(ids, "SUCCEEDED")
+    assert "Traceback" not in err
+    assert "kept in memory only" in err
+    assert len(err.splitlines()) <= 4, err

@@ -270,6 +270,9 @@ class Poller:
         assert self._slots is not None
         try:
             await self._poll_once(tracked)
+        except Exception as error:  # nobody awaits this task: a failure must not end it unsaid
+            log.exception("unexpected error polling %s job %s", self._provider, tracked.job_id)
+            self._retry_later(tracked, error)
         finally:
             self._slots.release()
 
@@ -306,12 +309,13 @@ class Poller:
             try:
                 await self._registry.publish(status, source="poll")
             except FastwaitError as error:
-                # The store could not take the result (e.g. Redis down): keep the job and
-                # poll it again, or its waiters would never hear of it.
-                if not error.transient:
-                    raise
-                self._retry_later(tracked, error)
-                return
+                if error.transient:
+                    # The store could not take the result (e.g. Redis down): keep the job and
+                    # poll it again, or its waiters would never hear of it.
+                    self._retry_later(tracked, error)
+                    return
+                # It never will (disk full, a value it cannot encode): the waiters still get it.
+                await self._registry.resolve_in_memory(status, error, source="poll")
             self._drop(tracked)
             return
         tracked.knowledge = tracked.knowledge.observed(

@@ -10,7 +10,10 @@ The poller and the webhook receiver both :meth:`Registry.publish` what they lear
 * a terminal status published before anyone waits is kept by the :class:`ResultStore` (bounded
   by age and count) so a late waiter returns at once;
 * non-terminal statuses (progress) reach subscribers only;
-* only keys with live waiters hold memory here; resolved keys leave at once.
+* only keys with live waiters hold memory here; resolved keys leave at once;
+* a result the store refuses for good (disk full, a value it cannot encode) still reaches this
+  process's waiters: :meth:`Registry.resolve_in_memory` keeps it in memory and says once that
+  results are not kept beyond the process.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from collections.abc import Callable
 
 from fastwait._models import JobStatus
+from fastwait._notices import RateLimitedNotice
 from fastwait.exceptions import ConfigurationError, FastwaitError, WaitTimeout
 from fastwait.registry._memory import MemoryResultStore
 from fastwait.registry._store import JobKey, Resolution, ResultStore
@@ -92,6 +96,10 @@ class Registry:
             else MemoryResultStore(ttl=result_ttl, max_results=max_results)
         )
         self._clock = clock
+        self._result_ttl = result_ttl
+        self._max_results = max_results
+        self._unstored: MemoryResultStore | None = None
+        self._unstored_notice = RateLimitedNotice(log)
         self._waiting: dict[JobKey, _Waiting] = {}
         self._subscribers: dict[JobKey | None, list[StatusCallback]] = {}
         self._resolved_listeners: list[ResolvedCallback] = []
@@ -118,7 +126,7 @@ class Registry:
         future: asyncio.Future[Resolution] = asyncio.get_running_loop().create_future()
         waiting.futures.append(future)
         try:
-            stored = await self._store.get(key)
+            stored = await self.resolution(key)
             if stored is not None and not future.done():
                 self._deliver(key, stored)
             if timeout is None:
@@ -146,7 +154,10 @@ class Registry:
 
     async def resolution(self, key: JobKey) -> Resolution | None:
         """The stored terminal result of ``key``, if one is known and not yet evicted."""
-        return await self._store.get(key)
+        stored = await self._store.get(key)
+        if stored is None and self._unstored is not None:
+            return await self._unstored.get(key)
+        return stored
 
     # --- publishing -----------------------------------------------------------------------
     async def publish(self, status: JobStatus, *, source: str = "poll") -> bool:
@@ -181,6 +192,31 @@ class Registry:
             return False
         self._deliver(key, resolution)
         return True
+
+    async def resolve_in_memory(
+        self, status: JobStatus, error: FastwaitError, *, source: str = "poll"
+    ) -> None:
+        """Resolve a terminal ``status`` that the store refused with a lasting ``error``.
+
+        For a source that cannot hand the status back (the poller; a webhook sender is told to
+        retry instead): every waiter of this process gets it, and later ones find it in memory
+        (bounded like the memory store), but a restart or another replica does not see it.
+        That is said on the log at WARNING once, then at most every 30 s.
+        """
+        key = (status.provider, status.id)
+        self._unstored_notice.say(
+            "%r cannot keep results (%s): they are kept in memory only, where a restart or"
+            " another replica will not find them",
+            self._store,
+            error,
+        )
+        if self._unstored is None:
+            self._unstored = MemoryResultStore(ttl=self._result_ttl, max_results=self._max_results)
+        resolution = Resolution(status=status, source=source, resolved_at=self._clock())
+        kept = await self._unstored.put_first(key, resolution)
+        if kept is resolution:
+            self._notify(key, status)
+        self._deliver(key, kept)
 
     def fail(self, key: JobKey, error: FastwaitError) -> None:
         """Fail the current waiters of ``key`` with a permanent error (nothing is stored)."""

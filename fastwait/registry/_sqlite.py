@@ -78,11 +78,12 @@ _Reply = concurrent.futures.Future[Any]
 
 
 class _Command:
-    __slots__ = ("action", "reply")
+    __slots__ = ("action", "reply", "writes")
 
-    def __init__(self, action: _Action, reply: _Reply | None) -> None:
+    def __init__(self, action: _Action, reply: _Reply | None, *, writes: bool = True) -> None:
         self.action = action
         self.reply = reply
+        self.writes = writes
 
 
 _CLOSE: Final = object()
@@ -261,6 +262,7 @@ class _Writer:
             self.failures.say(
                 "state file %s: %d queued writes failed: %s", self._path, len(batch), exc
             )
+            self._answer_reads(connection, batch, now)
             _answer_all(batch, error)
             return
         for reply, outcome in answers:
@@ -268,8 +270,28 @@ class _Writer:
                 reply.set_exception(outcome.error)
             else:
                 reply.set_result(outcome)
-        if not failed:
+        if not failed and any(command.writes for command in batch):
             self.failures.over("state file %s is written again", self._path)
+
+    def _answer_reads(
+        self, connection: sqlite3.Connection, batch: list[_Command], now: float
+    ) -> None:
+        """Answer the reads of a batch whose writes failed from what the file holds.
+
+        A full disk must not fail a caller that only asked what is stored.
+        """
+        for command in batch:
+            reply = command.reply
+            if command.writes or reply is None or reply.done():
+                continue
+            if not (reply.running() or reply.set_running_or_notify_cancel()):
+                continue
+            try:
+                reply.set_result(command.action(connection, now))
+            except sqlite3.Error as exc:
+                reply.set_exception(self._error(exc))
+            except Exception as exc:
+                reply.set_exception(_unexpected(exc))
 
     def _run(self, connection: sqlite3.Connection, action: _Action, now: float) -> Any:
         """``action``'s value, or a :class:`_Failure` once its savepoint was rolled back.
@@ -384,12 +406,12 @@ class SQLiteResultStore:
         self._start()
         self._queue.put(_Command(action, None))
 
-    async def _call(self, action: _Action) -> Any:
+    async def _call(self, action: _Action, *, writes: bool = True) -> Any:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
         self._start()
         reply: _Reply = concurrent.futures.Future()
-        self._queue.put(_Command(action, reply))
+        self._queue.put(_Command(action, reply, writes=writes))
         return await asyncio.wrap_future(reply)
 
     # --- ResultStore ------------------------------------------------------------------------
@@ -449,7 +471,7 @@ class SQLiteResultStore:
             ).fetchone()
             return None if row is None else str(row[0])
 
-        stored = await self._call(read)
+        stored = await self._call(read, writes=False)
         if stored is None:
             return None
         try:
@@ -520,7 +542,7 @@ class SQLiteResultStore:
                 (provider,),
             ).fetchall()
 
-        rows = await self._call(select)
+        rows = await self._call(select, writes=False)
         states = {state.value: state for state in JobState}
         return [
             TrackedJob(
