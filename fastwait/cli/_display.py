@@ -35,8 +35,15 @@ def _error_object(result: JobResult) -> dict[str, object] | None:
         return None
     if isinstance(error, ApiError):
         return {"code": error.code, "detail": error.detail, "http_status": error.status}
-    code = "timeout" if isinstance(error, WaitTimeout) else type(error).__name__
-    return {"code": code, "detail": str(error)}
+    if isinstance(error, WaitTimeout):
+        return {"code": "timeout", "detail": str(error), "last_error": _last_error(error)}
+    return {"code": type(error).__name__, "detail": str(error)}
+
+
+def _last_error(timeout: WaitTimeout) -> str | None:
+    """What kept the poller from learning the job's state, if anything did."""
+    error = timeout.last_error
+    return None if error is None else f"{type(error).__name__}: {error}"
 
 
 def _output_object(status: JobStatus | None) -> dict[str, object] | None:

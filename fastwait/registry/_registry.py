@@ -41,11 +41,12 @@ ResolvedCallback = Callable[[JobKey, Resolution], None]
 class _Waiting:
     """The futures of one awaited key's waiters (one each) and what else is known meanwhile."""
 
-    __slots__ = ("futures", "last_status")
+    __slots__ = ("futures", "last_error", "last_status")
 
     def __init__(self) -> None:
         self.futures: list[asyncio.Future[Resolution]] = []
         self.last_status: JobStatus | None = None
+        self.last_error: FastwaitError | None = None
 
     def resolve(self, resolution: Resolution) -> None:
         for future in self.futures:
@@ -113,8 +114,9 @@ class Registry:
     async def wait(self, key: JobKey, timeout: float | None = None) -> JobStatus:
         """The job's terminal status (whatever its state), once any source publishes it.
 
-        Raises :class:`WaitTimeout` after ``timeout`` seconds, or the typed error a source
-        reported with :meth:`fail` (e.g. ``NotFoundError``).
+        Raises :class:`WaitTimeout` after ``timeout`` seconds (with the last status and the
+        last error a source recorded), or the typed error a source reported with :meth:`fail`
+        (e.g. ``NotFoundError``).
         """
         return (await self.wait_resolution(key, timeout)).status
 
@@ -134,7 +136,8 @@ class Registry:
             async with asyncio.timeout(timeout):
                 return await future
         except TimeoutError:
-            raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status) from None
+            error = waiting.last_error
+            raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status, error) from error
         finally:
             # A delivery or failure took the whole entry away; otherwise only this waiter goes.
             if self._waiting.get(key) is waiting:
@@ -171,6 +174,7 @@ class Registry:
             waiting = self._waiting.get(key)
             if waiting is not None:
                 waiting.last_status = status
+                waiting.last_error = None
             self._notify(key, status)
             return False
         resolution = Resolution(status=status, source=source, resolved_at=self._clock())
@@ -217,6 +221,16 @@ class Registry:
         if kept is resolution:
             self._notify(key, status)
         self._deliver(key, kept)
+
+    def record_error(self, key: JobKey, error: FastwaitError) -> None:
+        """Remember what last kept a source from learning ``key``'s status (a transient error).
+
+        A waiter that times out before a status arrives gets it as ``WaitTimeout.last_error``;
+        a status published later clears it.
+        """
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting.last_error = error
 
     def fail(self, key: JobKey, error: FastwaitError) -> None:
         """Fail the current waiters of ``key`` with a permanent error (nothing is stored)."""
