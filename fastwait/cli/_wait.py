@@ -72,7 +72,7 @@ async def run_wait(options: WaitOptions) -> int:
         raise ConfigurationError(f"--download {download_dir} is not a directory")
     if options.listen is not None and not options.webhook_secret:
         raise ConfigurationError("--listen needs --webhook-secret (or FASTWAIT_WEBHOOK_SECRET)")
-    registry = Registry(state=options.state, redis=options.redis)
+    registry = _registry(options)
     async with registry, contextlib.AsyncExitStack() as stack:
         callback_url = None
         bindings = CallbackBindings()
@@ -82,6 +82,17 @@ async def run_wait(options: WaitOptions) -> int:
                 _listen(options.listen, options.webhook_secret, registry, provider, bindings)
             )
         return await _wait_all(options, provider, registry, download_dir, callback_url, bindings)
+
+
+_STATE_RESULT_TTL = 7 * 24 * 3600.0
+"""Seconds a ``--state`` file keeps results: a run resumed within a week reprints what it
+never printed, and awaiting a job again within a week costs no request."""
+
+
+def _registry(options: WaitOptions) -> Registry:
+    if options.state is not None:
+        return Registry(state=options.state, result_ttl=_STATE_RESULT_TTL)
+    return Registry(redis=options.redis)
 
 
 @contextlib.asynccontextmanager
@@ -132,9 +143,9 @@ async def _wait_all(
         webhook_secret=options.webhook_secret if callback_url else None,
         callback_bindings=bindings,
     ) as client:
-        job_ids = list(dict.fromkeys([*options.job_ids, *await client.resume()]))
+        job_ids = list(dict.fromkeys([*options.job_ids, *await client.resume(unreported=True)]))
         if not job_ids:
-            _fail(f"nothing to wait for: {options.state} holds no unresolved jobs")
+            _fail(f"nothing to wait for: {options.state} holds no unresolved or unreported jobs")
             return 0
         if display is not None:
             display.total = len(job_ids)
@@ -148,18 +159,28 @@ async def _wait_all(
                 ok = False
                 if not options.jsonl:
                     _fail(f"{result.job_id}: {result_state(result)} {_reason(result)}".rstrip())
-                continue
-            if download_dir is not None:
+            elif download_dir is not None:
                 try:
                     await client.download(result.job_id, download_dir, status=result.status)
                 except FastwaitError as exc:
                     ok = False
                     _fail(f"{result.job_id}: download failed: {exc}")
-    if display is not None:
-        display.close()
-    if not options.jsonl:
-        print(summary_table(results), flush=True)
+            if options.jsonl:
+                _mark_reported(client, [result])
+        if display is not None:
+            display.close()
+        if not options.jsonl:
+            print(summary_table(results), flush=True)
+            _mark_reported(client, results)
     return 0 if ok else 1
+
+
+def _mark_reported(client: Client, results: list[JobResult]) -> None:
+    """Journal that these results are out (printed, flushed, downloaded): a resumed run
+    prints only what was not (at-least-once output)."""
+    for result in results:
+        if result.status is not None:
+            client.mark_reported(result.job_id)
 
 
 def _reason(result: JobResult) -> str:

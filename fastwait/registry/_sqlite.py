@@ -1,14 +1,16 @@
 """A durable result store and job journal in one SQLite file, so a restart loses nothing.
 
-``Registry(state="fastwait.db")`` uses it. Two tables (schema version 1, ``PRAGMA
-user_version``):
+``Registry(state="fastwait.db")`` uses it. Two tables (schema version 2, ``PRAGMA
+user_version``; a version 1 file is upgraded in place):
 
 * ``jobs``: one row per awaited job (``provider``, ``job_id``, ``submitted_at``,
-  ``next_poll_at``, ``last_state``, ``webhook_expected``, ``resolved_at``): the journal a restart
-  resumes from. ``resolved_at`` is NULL while the job is unresolved; an abandoned job's row is
-  deleted.
+  ``next_poll_at``, ``last_state``, ``webhook_expected``, ``resolved_at``, ``reported_at``): the
+  journal a restart resumes from. ``resolved_at`` is NULL while the job is unresolved;
+  ``reported_at`` is NULL until its consumer says it passed the result on (the CLI, once the
+  job's line is flushed), so a crash between storing and reporting loses no result. An
+  abandoned job's row is deleted.
 * ``results``: one row per terminal result (``provider``, ``job_id``, ``resolution`` as JSON,
-  ``stored_at``), kept ``ttl`` seconds.
+  ``stored_at``), kept ``ttl`` seconds, like the rows of resolved jobs.
 
 Why one writer thread: sqlite3 blocks, and the poller calls the journal on its hot path. Every
 statement runs on a dedicated thread that owns the only connection; the event loop just puts a
@@ -46,7 +48,7 @@ __all__ = ["SQLiteResultStore"]
 
 log = logging.getLogger("fastwait.store.sqlite")
 
-_SCHEMA_VERSION: Final = 1
+_SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS jobs (
     provider TEXT NOT NULL,
@@ -56,6 +58,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_state TEXT,
     webhook_expected INTEGER NOT NULL DEFAULT 0,
     resolved_at REAL,
+    reported_at REAL,
     PRIMARY KEY (provider, job_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_unresolved ON jobs (provider) WHERE resolved_at IS NULL;
@@ -68,6 +71,14 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (provider, job_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_stored_at ON results (stored_at);
+"""
+_UPGRADE_FROM_1: Final = (
+    "ALTER TABLE jobs ADD COLUMN reported_at REAL",
+    # Version 1 printed a result the moment it stored it: count those as reported.
+    "UPDATE jobs SET reported_at = resolved_at WHERE resolved_at IS NOT NULL",
+)
+_INDEXES: Final = """
+CREATE INDEX IF NOT EXISTS jobs_unreported ON jobs (provider) WHERE reported_at IS NULL;
 """
 
 _BATCH: Final = 2048
@@ -160,7 +171,8 @@ class _Writer:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.executescript(_SCHEMA)
-            connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            self._upgrade(connection)
+            connection.executescript(_INDEXES)
         except sqlite3.Error as exc:
             connection.close()
             raise ConfigurationError(
@@ -170,6 +182,22 @@ class _Writer:
             connection.close()
             raise
         return connection
+
+    def _upgrade(self, connection: sqlite3.Connection) -> None:
+        """Bring the file to :data:`_SCHEMA_VERSION` in one transaction (re-read inside it, in
+        case another process upgraded it meanwhile)."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version == 1:
+                for statement in _UPGRADE_FROM_1:
+                    connection.execute(statement)
+            if version < _SCHEMA_VERSION:
+                connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.rollback()
+            raise
 
     def _check_intact(self, connection: sqlite3.Connection) -> None:
         """Refuse a damaged file at once, rather than failing the jobs whose rows it lost.
@@ -526,6 +554,41 @@ class SQLiteResultStore:
 
         self._enqueue(abandon)
 
+    def job_reported(self, key: JobKey) -> None:
+        """Queue: ``key``'s result was passed on; :meth:`unreported_jobs` no longer lists it."""
+        provider, job_id = key
+
+        def reported(connection: sqlite3.Connection, now: float) -> None:
+            connection.execute(
+                "UPDATE jobs SET reported_at = ?"
+                " WHERE provider = ? AND job_id = ? AND reported_at IS NULL",
+                (now, provider, job_id),
+            )
+
+        self._enqueue(reported)
+
+    async def unreported_jobs(self, provider: str) -> list[TrackedJob]:
+        """``provider``'s journaled jobs without a result, and those whose stored result was
+        never reported (``resolved``), oldest submission first.
+
+        Everything queued before this call is applied first, so it sees its own writes.
+        """
+
+        def select(connection: sqlite3.Connection, now: float) -> list[tuple[Any, ...]]:
+            return connection.execute(
+                "SELECT job_id, submitted_at, next_poll_at, last_state, webhook_expected,"
+                " resolved FROM (SELECT *, resolved_at IS NOT NULL OR EXISTS"
+                "  (SELECT 1 FROM results r"
+                "   WHERE r.provider = jobs.provider AND r.job_id = jobs.job_id) AS resolved"
+                "  FROM jobs WHERE provider = ?)"
+                " WHERE NOT resolved OR reported_at IS NULL"
+                " ORDER BY submitted_at, job_id",
+                (provider,),
+            ).fetchall()
+
+        rows = await self._call(select, writes=False)
+        return [_tracked(provider, *row) for row in rows]
+
     async def unresolved_jobs(self, provider: str) -> list[TrackedJob]:
         """``provider``'s journaled jobs without a result, oldest submission first.
 
@@ -543,15 +606,27 @@ class SQLiteResultStore:
             ).fetchall()
 
         rows = await self._call(select, writes=False)
-        states = {state.value: state for state in JobState}
-        return [
-            TrackedJob(
-                provider=provider,
-                job_id=job_id,
-                submitted_at=submitted_at,
-                next_poll_at=next_poll_at,
-                last_state=states.get(last_state),
-                webhook_expected=bool(webhook_expected),
-            )
-            for job_id, submitted_at, next_poll_at, last_state, webhook_expected in rows
-        ]
+        return [_tracked(provider, *row) for row in rows]
+
+
+_STATES: Final = {state.value: state for state in JobState}
+
+
+def _tracked(
+    provider: str,
+    job_id: str,
+    submitted_at: float | None,
+    next_poll_at: float | None,
+    last_state: str | None,
+    webhook_expected: int,
+    resolved: int = 0,
+) -> TrackedJob:
+    return TrackedJob(
+        provider=provider,
+        job_id=job_id,
+        submitted_at=submitted_at,
+        next_poll_at=next_poll_at,
+        last_state=_STATES.get(last_state) if last_state is not None else None,
+        webhook_expected=bool(webhook_expected),
+        resolved=bool(resolved),
+    )
