@@ -2,6 +2,7 @@
 
 from fastwait._client import Client, JobResult
 from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
+from fastwait._version import __version__ as __version__
 from fastwait.exceptions import (
     FastwaitError,
     JobCanceled,

@@ -24,6 +24,7 @@ import attrs
 
 from fastwait._models import JobAccepted, JobState, JobStatus
 from fastwait._transport import HttpTransport
+from fastwait.downloads._directory import make_directory
 from fastwait.downloads._downloader import is_output_archive, save_output, unpack_outputs
 from fastwait.exceptions import (
     ConfigurationError,
@@ -338,17 +339,19 @@ class Client:
     ) -> Path:
         """Stream the job's output into directory ``dest``; return the file's path.
 
-        The name comes from the status' ``output.fileName`` (else Content-Disposition), reduced
-        to one safe path component. The bytes land in a temporary file renamed into place only
-        when complete and, where the API publishes one, sha1-verified: no half file is ever
-        left under the final name. A multi-output job saves its ZIP (see
-        :meth:`download_outputs`). ``status`` (e.g. what :meth:`wait` returned) saves a
-        status request. Raises ``ExpiredError`` (410) once the output was cleaned up.
+        ``dest`` is created (with its parents) if missing. The name comes from the status'
+        ``output.fileName`` (else Content-Disposition), reduced to one safe path component. When
+        a file of that name exists it is kept and this output is saved as ``stem-JOBID.ext``
+        (then ``stem-JOBID-2.ext``, ...); ``overwrite=True`` replaces it instead. The bytes land
+        in a temporary file renamed into place only when complete and, where the API publishes
+        one, sha1-verified: no half file is ever left under the final name. Files get the
+        process umask, like any other file the user creates. A multi-output job saves its ZIP
+        (see :meth:`download_outputs`). ``status`` (e.g. what :meth:`wait` returned) saves a
+        status request. Raises ``ExpiredError`` (410) once the output was cleaned up, and
+        ``ConfigurationError`` when ``dest`` cannot be made a directory.
         """
         transport, _ = self._open()
-        directory = Path(dest)
-        if not directory.is_dir():
-            raise ConfigurationError(f"{directory} is not a directory")
+        directory = make_directory(dest)
         if status is None:
             status = await self.status(job_id)
         return await save_output(transport, self._provider, status, directory, overwrite=overwrite)
@@ -359,17 +362,20 @@ class Client:
         dest: str | os.PathLike[str] = ".",
         *,
         status: JobStatus | None = None,
+        overwrite: bool = False,
     ) -> list[Path]:
         """Download and return every output file: a multi-output ZIP is unpacked into ``dest``.
 
-        Member names are sanitized like any API-suggested name; the ZIP itself is removed.
+        Member names are sanitized like any API-suggested name and follow :meth:`download`'s
+        rules for names already taken; the ZIP itself is removed.
         """
         if status is None:
             status = await self.status(job_id)
-        path = await self.download(job_id, dest, status=status)
-        if not is_output_archive(status):
+        archive = is_output_archive(status)
+        path = await self.download(job_id, dest, status=status, overwrite=overwrite and not archive)
+        if not archive:
             return [path]
-        return await unpack_outputs(path, Path(dest))
+        return await unpack_outputs(path, Path(dest), job_id=job_id, overwrite=overwrite)
 
     # --- waiting --------------------------------------------------------------------------
     def _remember(self, job_id: str, submission: _Submission) -> None:

@@ -19,14 +19,14 @@ async def run_sample(*args: str) -> tuple[int, str, str]:
     return process.returncode, stdout.decode(), stderr.decode()
 
 
-async def test_local_dev_submits_waits_and_downloads(tmp_path: Path) -> None:
+async def test_local_dev_submits_waits_and_downloads_into_a_new_folder(tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"\xff\xd8 pretend jpeg")
     code, out, err = await run_sample(
-        str(SAMPLES / "local_dev.py"), "--fake", str(photo), str(tmp_path)
+        str(SAMPLES / "local_dev.py"), "--fake", str(photo), f"{tmp_path}/out/"
     )
     assert code == 0, err
-    assert (tmp_path / "photo-compressed.jpg").is_file()
+    assert (tmp_path / "out" / "photo-compressed.jpg").is_file()
     assert "status requests" in out
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from fastwait import Client, JobFailed, PollPolicy
+from fastwait.cli._outcome import EXIT_TIMED_OUT
 from fastwait.providers import CompressorApp, MediaJobs, Provider, ToolsFastCompress
 from fastwait.testing import FakeProvider
 
@@ -91,7 +92,7 @@ async def test_wait_takes_the_redis_url_from_the_environment_and_hides_its_passw
             "--timeout", "3", fake.create_job("compress", duration=0.1),
             env={"FASTWAIT_API_KEY": KEY, "FASTWAIT_REDIS_URL": f"redis://:pw-s3cr3t@127.0.0.1:{port}/7"},
         )  # fmt: skip
-    assert code == 1
+    assert code == EXIT_TIMED_OUT
     assert f"127.0.0.1:{port}" in err, "the Redis of FASTWAIT_REDIS_URL was not used"
     assert "pw-s3cr3t" not in err
 

@@ -18,6 +18,7 @@ import pytest
 from redis_support import redis_harness
 
 from fastwait import Client, PollPolicy, Registry
+from fastwait.cli._outcome import EXIT_TIMED_OUT
 from fastwait.exceptions import ConfigurationError, TransportError, WaitTimeout
 from fastwait.providers import ToolsFastCompress
 from fastwait.registry._redis import RedisResultStore
@@ -111,7 +112,7 @@ async def test_a_timed_out_jsonl_line_names_the_last_error_and_it_is_said_once(
         "--base-url", f"http://127.0.0.1:{refused_port}", "--timeout", "4", "--jsonl", JOB_ID
     )
     code, out, err = await finish(process)
-    assert code == 1
+    assert code == EXIT_TIMED_OUT
     line = json.loads(out)
     assert line["error"]["code"] == "timeout"
     assert "TransportError" in line["error"]["last_error"]
@@ -152,7 +153,7 @@ async def test_an_unreachable_redis_is_said_and_named_by_the_timeout(
         "--redis", f"redis://127.0.0.1:{refused_port}/7", job_id,
     )  # fmt: skip
     code, out, err = await finish(process)
-    assert code == 1
+    assert code == EXIT_TIMED_OUT
     assert "Redis" in json.loads(out)["error"]["last_error"]
     assert "cannot reach the result store" in err
     assert len(err.splitlines()) <= 3, err
