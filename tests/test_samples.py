@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 import sys
 from pathlib import Path
 
@@ -44,3 +45,28 @@ async def test_webhook_service_resolves_jobs_by_webhook() -> None:
     assert len(answers) == 2
     assert {answer["state"] for answer in answers} == {"SUCCEEDED"}
     assert {answer["source"] for answer in answers} == {"webhook"}
+
+
+def _metric_values(exposition: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of metric ``name`` in a Prometheus text exposition."""
+    found = re.findall(rf"^{name}\{{(.*)\}} (\S+)$", exposition, re.MULTILINE)
+    return {labels: float(value) for labels, value in found}
+
+
+async def test_metrics_counts_polls_errors_and_resolutions_of_every_job() -> None:
+    code, out, err = await run_sample(str(SAMPLES / "metrics.py"), "--fake", "20")
+    polls = _metric_values(out, "fastwait_polls_total")
+    assert set(polls) == {'provider="compress"'}
+    assert polls['provider="compress"'] >= 20, err
+    errors = _metric_values(out, "fastwait_poll_errors_total")
+    assert errors == {'error="ServerError",kind="transient",provider="compress"': 3.0}
+    resolutions = _metric_values(out, "fastwait_resolutions_total")
+    assert sum(resolutions.values()) == 20
+    assert set(resolutions) <= {
+        'provider="compress",source="poll",state="SUCCEEDED"',
+        'provider="compress",source="poll",state="FAILED"',
+    }
+    lags = _metric_values(out, "fastwait_resolution_lag_seconds_count")
+    assert lags == {'provider="compress",source="poll"': 20.0}
+    failed = resolutions.get('provider="compress",source="poll",state="FAILED"', 0)
+    assert code == (1 if failed else 0)

@@ -22,7 +22,14 @@ from fastwait._models import JobStatus
 from fastwait.cli._logging import add_logging_options, configure_logging, level_for
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import PROVIDERS, Provider
-from fastwait.receiver import create_app, receiving_providers, serve_until_stopped
+from fastwait.receiver import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    create_app,
+    receiving_providers,
+    serve_until_stopped,
+)
 from fastwait.registry import Registry
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
@@ -82,7 +89,45 @@ def _parser() -> argparse.ArgumentParser:
         help="publish into this Redis (a webhook ingress apart from the waiting workers;"
         " env FASTWAIT_REDIS_URL)",
     )
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection that sends no complete request head for this long "
+        f"(default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"answer 408 to a body not received in this time (default {DEFAULT_BODY_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help=f"connections served at once; more get 503 (default {DEFAULT_MAX_CONNECTIONS})",
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds in (0, 86400]")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, at least 1")
+    return int(text)
 
 
 def build_providers(names: Sequence[str], base_urls: Sequence[str]) -> list[Provider]:
@@ -123,12 +168,29 @@ async def run_receiver(
     verifier: StandardWebhookVerifier | None,
     tokens: CallbackTokens | None,
     redis: str | None = None,
+    *,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve the receiver until SIGINT/SIGTERM, publishing into a registry of its own."""
     async with Registry(redis=redis) as registry:
         registry.subscribe(log_status)
-        app = create_app(registry, providers, verifier=verifier, callback_tokens=tokens)
-        await serve_until_stopped(app, host, port, label=", ".join(p.name for p in providers))
+        app = create_app(
+            registry,
+            providers,
+            verifier=verifier,
+            callback_tokens=tokens,
+            body_timeout=body_timeout,
+        )
+        await serve_until_stopped(
+            app,
+            host,
+            port,
+            label=", ".join(p.name for p in providers),
+            header_timeout=header_timeout,
+            max_connections=max_connections,
+        )
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
@@ -157,7 +219,19 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         level_for(args.verbose, args.quiet, default=logging.INFO), args.log_format or "text"
     )
     try:
-        asyncio.run(run_receiver(args.host, args.port, providers, verifier, tokens, args.redis))
+        asyncio.run(
+            run_receiver(
+                args.host,
+                args.port,
+                providers,
+                verifier,
+                tokens,
+                args.redis,
+                header_timeout=args.header_timeout,
+                body_timeout=args.body_timeout,
+                max_connections=args.max_connections,
+            )
+        )
     except ConfigurationError as exc:
         parser.error(str(exc))
     except OSError as exc:  # binding: the port is taken, the host does not resolve, ...

@@ -33,6 +33,7 @@ import backoff
 
 from fastwait._models import JobState, JobStatus
 from fastwait._notices import RateLimitedNotice
+from fastwait.events import PollFailed, PollSent, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.polling._outage import Outage
 from fastwait.polling._schedule import JobKnowledge, PollPolicy, next_poll_at
@@ -61,7 +62,7 @@ class PollStats:
 
 
 class _Tracked:
-    __slots__ = ("error_waits", "job_id", "knowledge", "refs", "seq", "stats")
+    __slots__ = ("error_waits", "job_id", "knowledge", "refs", "seq", "stats", "unfinished_at")
 
     def __init__(self, job_id: str, knowledge: JobKnowledge, stats: PollStats) -> None:
         self.job_id = job_id
@@ -70,6 +71,8 @@ class _Tracked:
         self.refs = 0
         self.seq = 0
         self.error_waits: Generator[float, None, None] | None = None
+        self.unfinished_at = knowledge.submitted_at
+        """When the job was last known unfinished: sent time of the last non-terminal poll."""
 
 
 class Poller:
@@ -113,6 +116,7 @@ class Poller:
         store = registry.store
         self._journal = store if isinstance(store, JobJournal) else None
         self._lease = store if isinstance(store, PollLease) else None
+        self._on_event = registry.on_event
         self._unlisten = registry.on_resolved(self._on_resolved)
         self._api_outage = Outage()
         self._api_notice = RateLimitedNotice(log)
@@ -298,8 +302,13 @@ class Poller:
                 return
             fetching = True
             tracked.stats.polls += 1
+            sent_at = self.now()
+            if self._on_event is not None:
+                emit(self._on_event, PollSent(self._provider, tracked.job_id, tracked.stats.polls))
             status, retry_after = await self._fetch(tracked.job_id)
         except FastwaitError as error:
+            if self._on_event is not None:
+                emit(self._on_event, PollFailed(*key, error, error.transient))
             if not error.transient:
                 self._drop(tracked)
                 if self._journal is not None:
@@ -314,6 +323,8 @@ class Poller:
             return
         except Exception as error:  # a bug must not kill the scheduler: log, retry later
             log.exception("unexpected error polling %s job %s", *key)
+            if self._on_event is not None:
+                emit(self._on_event, PollFailed(*key, error, transient=True))
             self._retry_later(tracked, error)
             return
         now = self.now()
@@ -325,7 +336,7 @@ class Poller:
             if tracked.stats.first_terminal_at is None:
                 tracked.stats.first_terminal_at = now
             try:
-                await self._registry.publish(status, source="poll")
+                await self._registry.publish(status, source="poll", lag=now - tracked.unfinished_at)
             except FastwaitError as error:
                 if error.transient:
                     # The store could not take the result (e.g. Redis down): keep the job and
@@ -333,9 +344,12 @@ class Poller:
                     self._retry_later(tracked, error)
                     return
                 # It never will (disk full, a value it cannot encode): the waiters still get it.
-                await self._registry.resolve_in_memory(status, error, source="poll")
+                await self._registry.resolve_in_memory(
+                    status, error, source="poll", lag=now - tracked.unfinished_at
+                )
             self._drop(tracked)
             return
+        tracked.unfinished_at = sent_at
         tracked.knowledge = tracked.knowledge.observed(
             now, status.progress_percent, queued=status.state is JobState.QUEUED
         )

@@ -1,4 +1,4 @@
-"""``python -m tests.benchmarks [polling|scale|receiver|redis|soak|all]``: print the figures,
+"""``python -m tests.benchmarks [polling|scale|receiver|events|redis|soak|all]``: figures;
 exit 1 on a miss.
 
 Every fake or client subprocess is terminated on the way out, including on Ctrl-C and
@@ -21,7 +21,7 @@ import attrs
 
 from fastwait import PollPolicy
 
-from . import bench_polling, bench_receiver, bench_scale
+from . import bench_events, bench_polling, bench_receiver, bench_scale
 from ._harness import ScenarioReport
 
 __all__ = ["main"]
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "which",
         nargs="?",
-        choices=("polling", "scale", "receiver", "redis", "soak", "all"),
+        choices=("polling", "scale", "receiver", "events", "redis", "soak", "all"),
         default="all",
     )
     add("--json", metavar="PATH", help="also write the figures to PATH")
@@ -101,6 +101,10 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         reports.append(report)
     if args.which in ("receiver", "all"):
         report = await bench_receiver.run(bench_receiver.ReceiverOptions(seed=seed + 3))
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    if args.which in ("events", "all"):
+        report = await bench_events.run(bench_events.EventsOptions())
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     if args.which == "redis":  # needs a Redis server, so not part of "all"
