@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from redis_support import RedisHarness, redis_harness
 
-from fastwait import Client, JobState, PollPolicy, Registry
+from fastwait import Client, JobState, MemoryResultStore, PollPolicy, Registry
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import ToolsFastCompress
 from fastwait.registry._sqlite import SQLiteResultStore
+from fastwait.registry._store import JobKey, Resolution
 from fastwait.testing import FakeProvider
 
 KEY = ("compress", "019c56457340753ba9441d7b4e6516a0")
@@ -202,3 +203,33 @@ async def test_wait_with_a_full_disk_reports_every_job_and_says_so_once(
     assert "Traceback" not in err
     assert "kept in memory only" in err
     assert len(err.splitlines()) <= 4, err
+
+
+class _StoreWithABug(MemoryResultStore):
+    """A store whose first ``put_first`` raises what no store should: a plain exception."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raised = False
+
+    async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
+        if not self.raised:
+            self.raised = True
+            raise RuntimeError("a bug in a store")
+        return await super().put_first(key, resolution)
+
+
+async def test_an_unexpected_error_in_a_poll_is_logged_and_the_job_polled_again(
+    fake: FakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    job_id = fake.create_job("compress", duration=0.1)
+    store = _StoreWithABug()
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with Registry(store) as registry, Client(api, registry=registry, policy=FAST) as client:
+        status = await client.wait(job_id, timeout=10)
+    assert status.state is JobState.SUCCEEDED
+    assert store.raised
+    (logged,) = records(caplog, logging.ERROR, "fastwait.poller")
+    assert "unexpected error polling" in logged
+    assert not records(caplog, logging.ERROR, "asyncio")
