@@ -13,8 +13,8 @@ job, while:
 Judged by the fake's own bookkeeping: every replica that ran to its end (the restarted one
 included) must report every job, each with the state the fake gave it, and no replica may
 report a wrong state, the killed one included. The baseline, measured first in the same run
-on the same job model: the same replicas on a smaller fault-free batch, so the cost of the
-faults in requests and detection lag shows next to it.
+on the same job model: the same replicas on as many jobs without any fault, so the cost of
+the faults in requests and detection lag shows next to it.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ FAULT_FLAGS = ("--error-rate", "0.10", "--rate-limit-rate", "0.05", "--drop-rate
 class SoakOptions:
     url: str = "redis://127.0.0.1:6379/0"
     jobs: int = 5000
-    baseline_jobs: int = 1000
+    baseline_jobs: int | None = None
+    """Jobs of the fault-free baseline (default: as many as the soak, for like-for-like lag)."""
     replicas: int = 3
     drop_every: float = 3.0
     """Seconds between two drops of every replica's Redis connections."""
@@ -293,10 +294,11 @@ def _describe(batch: _Batch) -> str:
 async def run(options: SoakOptions) -> ScenarioReport:
     """Run the fault-free baseline, then the soak, and judge them."""
     prefix = f"fastwait-soak:{secrets.token_hex(6)}:"
+    baseline_jobs = options.jobs if options.baseline_jobs is None else options.baseline_jobs
     try:
         with fake_server(options.seed) as fake_url:
             baseline = await _batch(
-                "fault-free", options, fake_url, prefix, options.baseline_jobs, chaos=False
+                "fault-free", options, fake_url, prefix, baseline_jobs, chaos=False
             )
         with fake_server(options.seed + 1, FAULT_FLAGS) as fake_url:
             soak = await _batch("soak", options, fake_url, prefix, options.jobs, chaos=True)
@@ -316,7 +318,7 @@ async def run(options: SoakOptions) -> ScenarioReport:
         f"== soak: {options.jobs} tools.fast jobs, {options.replicas} replicas sharing Redis,"
         f" 10 % 503 / 5 % 429 / 5 % resets, Redis connections dropped every"
         f" {options.drop_every:g} s, replica 1 SIGKILLed at {options.kill_at:g} s and restarted"
-        f" {options.restart_after:g} s later; baseline: {options.baseline_jobs} jobs without"
+        f" {options.restart_after:g} s later; baseline: {baseline_jobs} jobs without"
         f" faults (seed {options.seed}) ==",
         format_figures(figures),
         _describe(baseline),
@@ -330,7 +332,7 @@ async def run(options: SoakOptions) -> ScenarioReport:
         targets,
         {
             "jobs": options.jobs,
-            "baseline_jobs": options.baseline_jobs,
+            "baseline_jobs": baseline_jobs,
             "replicas": options.replicas,
             "seed": options.seed,
             "batches": [
