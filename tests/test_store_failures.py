@@ -20,6 +20,7 @@ from redis_support import RedisHarness, redis_harness
 from fastwait import Client, JobState, MemoryResultStore, PollPolicy, Registry
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import ToolsFastCompress
+from fastwait.registry._redis import RedisResultStore
 from fastwait.registry._sqlite import SQLiteResultStore
 from fastwait.registry._store import JobKey, Resolution
 from fastwait.testing import FakeProvider
@@ -233,3 +234,18 @@ async def test_an_unexpected_error_in_a_poll_is_logged_and_the_job_polled_again(
     (logged,) = records(caplog, logging.ERROR, "fastwait.poller")
     assert "unexpected error polling" in logged
     assert not records(caplog, logging.ERROR, "asyncio")
+
+
+@pytest.mark.redis
+async def test_a_redis_that_refuses_the_credentials_fails_the_waiters_with_a_typed_error(
+    fake: FakeProvider, redis: RedisHarness
+) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    store = RedisResultStore(
+        "redis://nobody:not-the-password@127.0.0.1:6379/0", prefix=redis.prefix
+    )
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with Registry(store) as registry, Client(api, registry=registry, policy=FAST) as client:
+        with pytest.raises(ConfigurationError, match="refused the credentials") as raised:
+            await asyncio.wait_for(client.wait(job_id), timeout=10)
+    assert "not-the-password" not in str(raised.value)
