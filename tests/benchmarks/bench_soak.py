@@ -159,6 +159,11 @@ class _Batch:
         )
 
     @property
+    def late(self) -> int:
+        """Jobs first seen ended more than 10 s after they ended (a dead replica's, mostly)."""
+        return sum(1 for row in self.rows.values() if row.lag > 10.0)
+
+    @property
     def errors(self) -> list[str]:
         return [
             f"{job_id}: {error}"
@@ -286,7 +291,8 @@ def _describe(batch: _Batch) -> str:
         f"{batch.name}: {batch.seconds:.0f} s; jobs reported per replica that ran to its end"
         f" {reported}; by the killed replica before its death {killed};"
         f" Redis connections dropped {batch.drops}; lost {batch.lost}, wrong state"
-        f" {batch.wrong}, timed out or errors {len(batch.errors)}; stderr lines per replica"
+        f" {batch.wrong}, timed out or errors {len(batch.errors)}; detected over 10 s late"
+        f" {batch.late}; stderr lines per replica"
         f" {' / '.join(map(str, batch.said))}, tracebacks {batch.tracebacks}"
     )
 
@@ -343,6 +349,7 @@ async def run(options: SoakOptions) -> ScenarioReport:
                     "wrong": batch.wrong,
                     "errors": len(batch.errors),
                     "drops": batch.drops,
+                    "late_over_10s": batch.late,
                     "stderr_lines": batch.said,
                     "tracebacks": batch.tracebacks,
                     "reported": [len(r.reports) for r in batch.finishing],
