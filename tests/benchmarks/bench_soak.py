@@ -206,7 +206,7 @@ async def _batch(
             def start() -> Awaitable[_Replica]:
                 return _Replica.start(fake_url, options, prefix, ids_file)
 
-            live = [await start() for _ in range(options.replicas)]
+            live = list(await asyncio.gather(*(start() for _ in range(options.replicas))))
             readers = {replica: asyncio.create_task(replica.read_all()) for replica in live}
             killed: list[_Replica] = []
             drops = 0
@@ -306,7 +306,7 @@ async def run(options: SoakOptions) -> ScenarioReport:
             baseline = await _batch(
                 "fault-free", options, fake_url, prefix, baseline_jobs, chaos=False
             )
-        with fake_server(options.seed + 1, FAULT_FLAGS) as fake_url:
+        with fake_server(options.seed, FAULT_FLAGS) as fake_url:  # the same durations
             soak = await _batch("soak", options, fake_url, prefix, options.jobs, chaos=True)
     finally:
         await _delete_keys(options.url, prefix)
