@@ -288,7 +288,7 @@ class _Writer:
                     connection.rollback()
             error = self._error(exc) if isinstance(exc, sqlite3.Error) else _unexpected(exc)
             self.failures.say(
-                "state file %s: %d queued writes failed: %s", self._path, len(batch), exc
+                "state file %s: %d queued commands failed: %s", self._path, len(batch), exc
             )
             self._answer_reads(connection, batch, now)
             _answer_all(batch, error)
@@ -335,7 +335,7 @@ class _Writer:
                 raise
             connection.execute("ROLLBACK TO command")
             connection.execute("RELEASE command")
-            self.failures.say("state file %s: a write failed: %s", self._path, exc)
+            self.failures.say("state file %s: a command failed: %s", self._path, exc)
             if isinstance(exc, sqlite3.Error):
                 return _Failure(self._error(exc))
             return _Failure(_unexpected(exc))
