@@ -13,7 +13,7 @@ import asyncio
 import collections
 from collections.abc import AsyncGenerator, Callable, Sequence
 
-from fastwait.exceptions import FastwaitError, WaitTimeout
+from fastwait.exceptions import FastwaitError
 from fastwait.registry._registry import Registry
 from fastwait.registry._store import JobKey, Resolution
 
@@ -145,6 +145,6 @@ class Completions:
         assert self._timeout is not None
         for job_id in tuple(self._pending):
             key = (self._provider, job_id)
-            last_status = self._registry.last_status(key)
+            timed_out = self._registry.timed_out(key, self._timeout)
             self._registry.unwatch(key, self._on_outcome)
-            self._end(job_id, WaitTimeout(key[0], job_id, self._timeout, last_status))
+            self._end(job_id, timed_out)

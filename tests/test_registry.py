@@ -249,3 +249,15 @@ async def test_closing_the_registry_tells_watchers_it_closed() -> None:
     await registry.aclose()
     assert len(told) == 1
     assert isinstance(told[0], RuntimeError)
+
+
+async def test_a_duplicate_terminal_status_does_not_tell_resolution_listeners_again() -> None:
+    registry = Registry()
+    told: list[str] = []
+    registry.on_resolved(lambda key, resolution: told.append(resolution.source))
+    await registry.publish(status(JobState.SUCCEEDED), source="poll")
+    woken: list[Any] = []
+    registry.watch(KEY, lambda key, outcome: woken.append(outcome))  # came since
+    assert not await registry.publish(status(JobState.SUCCEEDED), source="webhook")
+    assert [outcome.source for outcome in woken] == ["poll"]  # it gets the result that won
+    assert told == ["poll"]

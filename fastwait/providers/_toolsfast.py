@@ -38,7 +38,7 @@ from fastwait._models import (
 from fastwait.exceptions import ApiError, BadResponseError, ConfigurationError
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._converter import structure
-from fastwait.providers._errors import api_error, decode_json
+from fastwait.providers._errors import api_error, decode_json, redact
 from fastwait.providers._urls import require_base_url, require_http_url, same_origin
 from fastwait.providers._validation import (
     is_job_id,
@@ -108,7 +108,9 @@ def _number(value: Any) -> float | None:
     return float(value) if kind is float or kind is int else None
 
 
-def _read_plain_status(payload: Any, provider: str, keep_raw: bool) -> JobStatus | None:
+def _read_plain_status(
+    payload: Any, provider: str, keep_raw: bool, api_key: str
+) -> JobStatus | None:
     """``JobStatusResponse`` read and translated in one pass, or None to take the full path.
 
     Every poll and every webhook of tools.fast comes here, and most are plain: JSON's own
@@ -177,6 +179,8 @@ def _read_plain_status(payload: Any, provider: str, keep_raw: bool) -> JobStatus
         detail = error.get("detail")
         if type(code) is not str or (detail is not None and type(detail) is not str):
             return None
+        # Servers echo keys back in error text; no output may carry one.
+        code, detail = redact(code, (api_key,)), redact(detail, (api_key,))
     info = None
     output = get("output")
     if output is not None:
@@ -279,11 +283,12 @@ class _ToolsFastJobs(Provider):
         return job_state(_STATES, status, source=self.name, secrets=(self._api_key,))
 
     def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
-        status = _read_plain_status(payload, self.name, keep_raw)
+        status = _read_plain_status(payload, self.name, keep_raw, self._api_key)
         return status if status is not None else self._read_status(payload, keep_raw)
 
     def _read_status(self, payload: Any, keep_raw: bool) -> JobStatus:
         """The full reading: through the wire model, whose errors name every bad field."""
+        secrets = (self._api_key,)
         wire = self._structure(payload, JobStatusResponse)
         progress, metrics, output, error = wire.progress, wire.metrics, wire.output, wire.error
         percent = progress.percent
@@ -310,8 +315,9 @@ class _ToolsFastJobs(Provider):
                 content_type=output.content_type,
                 file_count=output.file_count,
             ),
-            error_code=None if error is None else error.code,
-            error_detail=None if error is None else error.detail,
+            # Servers echo keys back in error text; no output may carry one.
+            error_code=None if error is None else redact(error.code, secrets),
+            error_detail=None if error is None else redact(error.detail, secrets),
             raw=payload if keep_raw else EMPTY_MAPPING,
         )
 

@@ -11,7 +11,10 @@ The poller and the webhook receiver both :meth:`Registry.publish` what they lear
 * a terminal status published before anyone waits is kept by the :class:`ResultStore` (bounded
   by age and count) so a late waiter returns at once;
 * non-terminal statuses (progress) reach subscribers only;
-* only keys with live waiters hold memory here; resolved keys leave at once.
+* only keys with live waiters hold memory here; resolved keys leave at once;
+* a result the store refuses for good (disk full, a value it cannot encode) still reaches this
+  process's waiters: :meth:`Registry.resolve_in_memory` keeps it in memory and says once that
+  results are not kept beyond the process.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from fastwait._models import JobState, JobStatus
+from fastwait._notices import RateLimitedNotice
 from fastwait.events import EventHook, JobResolved, StatusSeen, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError, WaitTimeout
 from fastwait.registry._memory import MemoryResultStore
@@ -47,11 +51,12 @@ class _Waiting:
     (:meth:`Registry.watch`, for callers awaiting thousands of keys without a task each).
     """
 
-    __slots__ = ("last_status", "waiters")
+    __slots__ = ("last_error", "last_status", "waiters")
 
     def __init__(self) -> None:
         self.waiters: list[asyncio.Future[Resolution] | OutcomeCallback] = []
         self.last_status: JobStatus | None = None
+        self.last_error: FastwaitError | None = None
 
     def resolve(self, key: JobKey, resolution: Resolution) -> None:
         for waiter in self.waiters:
@@ -121,6 +126,10 @@ class Registry:
             self._store.put_first_now if type(self._store) is MemoryResultStore else None
         )
         self._clock = clock
+        self._result_ttl = result_ttl
+        self._max_results = max_results
+        self._unstored: MemoryResultStore | None = None
+        self._unstored_notice = RateLimitedNotice(log)
         self._on_event = on_event
         self._waiting: dict[JobKey, _Waiting] = {}
         self._subscribers: dict[JobKey | None, list[StatusCallback]] = {}
@@ -140,8 +149,9 @@ class Registry:
     async def wait(self, key: JobKey, timeout: float | None = None) -> JobStatus:
         """The job's terminal status (whatever its state), once any source publishes it.
 
-        Raises :class:`WaitTimeout` after ``timeout`` seconds, or the typed error a source
-        reported with :meth:`fail` (e.g. ``NotFoundError``).
+        Raises :class:`WaitTimeout` after ``timeout`` seconds (with the last status and the
+        last error a source recorded), or the typed error a source reported with :meth:`fail`
+        (e.g. ``NotFoundError``).
         """
         return (await self.wait_resolution(key, timeout)).status
 
@@ -157,7 +167,7 @@ class Registry:
         future: asyncio.Future[Resolution] = asyncio.get_running_loop().create_future()
         waiting = self._add_waiter(key, future)
         try:
-            stored = await self._store.get(key) if look_up else None
+            stored = await (self.resolution(key) if look_up else self._unstored_result(key))
             if stored is not None and not future.done():
                 self._deliver(key, stored)
             if timeout is None:
@@ -165,7 +175,8 @@ class Registry:
             async with asyncio.timeout(timeout):
                 return await future
         except TimeoutError:
-            raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status) from None
+            error = waiting.last_error
+            raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status, error) from error
         finally:
             self._remove_waiter(key, waiting, future)
 
@@ -188,7 +199,7 @@ class Registry:
 
     async def look_up(self, key: JobKey) -> bool:
         """Deliver the stored result of ``key`` to its waiters, if there is one (then True)."""
-        stored = await self._store.get(key)
+        stored = await self.resolution(key)
         if stored is None:
             return False
         self._deliver(key, stored)
@@ -219,6 +230,19 @@ class Registry:
         waiting = self._waiting.get(key)
         return 0 if waiting is None else len(waiting.waiters)
 
+    def timed_out(self, key: JobKey, timeout: float) -> WaitTimeout:
+        """The :class:`WaitTimeout` of a waiter of ``key`` that gave up after ``timeout`` s.
+
+        It carries the newest status and the last error a source met (also as its cause), as
+        :meth:`wait_resolution` raises it; for callers that end waits themselves (``watch``).
+        """
+        waiting = self._waiting.get(key)
+        error = None if waiting is None else waiting.last_error
+        status = None if waiting is None else waiting.last_status
+        timed_out = WaitTimeout(key[0], key[1], timeout, status, error)
+        timed_out.__cause__ = error
+        return timed_out
+
     def last_status(self, key: JobKey) -> JobStatus | None:
         """The newest non-terminal status published for an awaited key."""
         waiting = self._waiting.get(key)
@@ -226,7 +250,14 @@ class Registry:
 
     async def resolution(self, key: JobKey) -> Resolution | None:
         """The stored terminal result of ``key``, if one is known and not yet evicted."""
-        return await self._store.get(key)
+        stored = await self._store.get(key)
+        if stored is None and self._unstored is not None:
+            return await self._unstored.get(key)
+        return stored
+
+    async def _unstored_result(self, key: JobKey) -> Resolution | None:
+        """A result the store refused and process memory kept (see :meth:`resolve_in_memory`)."""
+        return None if self._unstored is None else await self._unstored.get(key)
 
     # --- publishing -----------------------------------------------------------------------
     async def publish(
@@ -247,6 +278,7 @@ class Registry:
             waiting = self._waiting.get(key)
             if waiting is not None:
                 waiting.last_status = status
+                waiting.last_error = None
             self._notify(key, status)
             return False
         resolution = Resolution(status, source, self._clock())
@@ -269,10 +301,56 @@ class Registry:
                     stored.status.state.name,
                     stored.source,
                 )
-            self._deliver(key, stored)
+            # Not a resolution: the job resolved before. Only waiters that came since (a look
+            # at the store under way) hear of it; resolution listeners heard already.
+            waiting = self._waiting.pop(key, None)
+            if waiting is not None:
+                waiting.resolve(key, stored)
             return False
         self._deliver(key, resolution)
         return True
+
+    async def resolve_in_memory(
+        self,
+        status: JobStatus,
+        error: FastwaitError,
+        *,
+        source: str = "poll",
+        lag: float | None = None,
+    ) -> None:
+        """Resolve a terminal ``status`` that the store refused with a lasting ``error``.
+
+        For a source that cannot hand the status back (the poller; a webhook sender is told to
+        retry instead): every waiter of this process gets it, and later ones find it in memory
+        (bounded like the memory store), but a restart or another replica does not see it.
+        That is said on the log at WARNING once, then at most every 30 s.
+        """
+        key = (status.provider, status.id)
+        self._unstored_notice.say(
+            "%r cannot keep results (%s): they are kept in memory only, where a restart or"
+            " another replica will not find them",
+            self._store,
+            error,
+        )
+        if self._unstored is None:
+            self._unstored = MemoryResultStore(ttl=self._result_ttl, max_results=self._max_results)
+        resolution = Resolution(status=status, source=source, resolved_at=self._clock())
+        kept = await self._unstored.put_first(key, resolution)
+        if kept is resolution:
+            self._notify(key, status)
+            if self._on_event is not None:
+                emit(self._on_event, JobResolved(*key, status.state, source, lag))
+        self._deliver(key, kept)
+
+    def record_error(self, key: JobKey, error: FastwaitError) -> None:
+        """Remember what last kept a source from learning ``key``'s status (a transient error).
+
+        A waiter that times out before a status arrives gets it as ``WaitTimeout.last_error``;
+        a status published later clears it.
+        """
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting.last_error = error
 
     def fail(self, key: JobKey, error: FastwaitError) -> None:
         """Fail the current waiters of ``key`` with a permanent error (nothing is stored)."""
@@ -309,7 +387,8 @@ class Registry:
         return unsubscribe
 
     def on_resolved(self, listener: ResolvedCallback) -> Callable[[], None]:
-        """Call ``listener(key, resolution)`` whenever a job resolves, from any source.
+        """Call ``listener(key, resolution)`` whenever a job resolves, from any source (once
+        per resolution: a duplicate terminal status published later does not call it).
 
         Returns the function that removes it.
         """

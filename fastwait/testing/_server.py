@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -211,13 +211,17 @@ class FakeProvider:
         owner: str | None = None,
         callback_url: str | None = None,
         queue_time: float | None = None,
+        terminal_fields: Mapping[str, Any] | None = None,
     ) -> str:
         """Create a job directly, as if it had been submitted now; returns its id.
 
         Unset ``duration``/``fail``/``queue_time`` follow the provider's settings, unset
         ``outputs`` what the API would produce. ``output_file_name`` replaces the output name in
         status payloads and ``Content-Disposition``; an ``owner`` makes the job another user's
-        (403 ``jobs.forbidden`` on tools.fast, 404 on compressor.app).
+        (403 ``jobs.forbidden`` on tools.fast, 404 on compressor.app). ``terminal_fields`` are
+        top-level fields laid over the job's status payload (and webhook) once it has ended:
+        what a real API may send that a client must survive, e.g. ``{"error": {"code":
+        "processing.failed", "detail": "bad key <the key>"}}`` or a metric of ``inf``.
         """
         provider = check_provider(name)
         if callback_url is not None and not callback_url_is_valid(callback_url):
@@ -238,6 +242,8 @@ class FakeProvider:
             callback_url=callback_url,
             queue_time=queue_time,
         )
+        if terminal_fields is not None:
+            job.terminal_fields = dict(terminal_fields)
         return job.id
 
     def job(self, name: str, job_id: str) -> FakeJob:

@@ -1,4 +1,5 @@
-"""``python -m tests.benchmarks [polling|scale|receiver|events|all]``: figures; exit 1 on a miss.
+"""``python -m tests.benchmarks [polling|scale|receiver|events|redis|soak|all]``: figures;
+exit 1 on a miss.
 
 Every fake or client subprocess is terminated on the way out, including on Ctrl-C and
 SIGTERM (turned into ``SystemExit`` so that the ``finally`` blocks run).
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "which",
         nargs="?",
-        choices=("polling", "scale", "receiver", "events", "redis", "all"),
+        choices=("polling", "scale", "receiver", "events", "redis", "soak", "all"),
         default="all",
     )
     add("--json", metavar="PATH", help="also write the figures to PATH")
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         " (e.g. mkdir DIR && git archive fe6e460 | tar -x -C DIR)",
     )
     add("--max-connections", type=int, default=32, help="Client max_connections in scale (32)")
+    add("--soak-jobs", type=int, default=5000, help="jobs in soak (default 5000)")
     add("--seed", type=int, default=None, help="durations and fates (default: random)")
     add(
         "--policy",
@@ -129,6 +131,12 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         report = await bench_redis.run(
             bench_redis.RedisOptions(seed=seed + 4, baseline_source=args.baseline_source)
         )
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    if args.which == "soak":  # needs a Redis server and minutes, so not part of "all"
+        from . import bench_soak
+
+        report = await bench_soak.run(bench_soak.SoakOptions(jobs=args.soak_jobs, seed=seed + 5))
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     return reports
