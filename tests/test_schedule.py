@@ -12,7 +12,6 @@ from fastwait.polling import Experience
 from fastwait.polling._schedule import (
     JobKnowledge,
     PollPolicy,
-    latest_safe_poll,
     next_poll_at,
     predict_finish,
 )
@@ -253,31 +252,38 @@ HALFWAY_AT_20 = learned([(20.0 + 0.1 * n, 0.5) for n in range(-20, 20)])
 
 
 def test_learned_readings_say_when_such_jobs_end() -> None:
-    knowledge = progress_job((4.0, 20.0))
-    due = next_poll_at(knowledge, NO_JITTER, 4.0, rng(), experience=HALFWAY_AT_20)
-    # The straight line says 20 s; the history says jobs reading 20 % at 4 s end at 8 s.
-    assert due == pytest.approx(8.0)
+    knowledge = progress_job((1.6, 20.0))
+    due = next_poll_at(knowledge, NO_JITTER, 1.6, rng(), experience=HALFWAY_AT_20)
+    # The straight line says 8 s; the history says jobs reading 20 % at 1.6 s end at 3.2 s.
+    assert due == pytest.approx(3.2)
 
 
-def test_learned_readings_are_evidence_that_the_end_is_far() -> None:
+def test_history_saying_the_end_is_far_never_lifts_the_age_bound() -> None:
+    # Jobs reading 20 % at 10 s have ended at 20 s, but this one may fail at 11 s.
     knowledge = progress_job((10.0, 20.0))
     due = next_poll_at(knowledge, NO_JITTER, 10.0, rng(), experience=HALFWAY_AT_20)
-    assert due == pytest.approx(20.0)
-    assert due > 10.0 + bound(10.0)
-    assert due <= latest_safe_poll(knowledge, NO_JITTER, 20.0)
+    assert due == pytest.approx(10.0 + bound(10.0))
 
 
 def test_readings_unlike_any_learned_one_fall_back_to_the_line() -> None:
     knowledge = progress_job((4.0, 70.0))
     with_history = next_poll_at(knowledge, NO_JITTER, 4.0, rng(), experience=HALFWAY_AT_20)
     assert with_history == next_poll_at(knowledge, NO_JITTER, 4.0, rng())
+    assert with_history < 4.0 + bound(4.0)  # the line's aim, not the bound
 
 
-def test_learned_durations_let_a_blind_job_skip_to_its_end() -> None:
+def test_learned_durations_aim_a_blind_poll_past_the_likely_end() -> None:
+    experience = learned([], durations=[9.0 + 0.02 * n for n in range(50)])
+    knowledge = JobKnowledge(submitted_at=0.0, polls=2, last_poll_at=8.0)
+    due = next_poll_at(knowledge, NO_JITTER, 8.0, rng(), experience=experience)
+    assert due == pytest.approx(9.0 + 0.02 * 45)  # the 90 % quantile: one look past them all
+
+
+def test_learned_durations_never_lift_the_age_bound_of_a_blind_job() -> None:
     experience = learned([], durations=[20.0 + 0.02 * n for n in range(50)])
     knowledge = JobKnowledge(submitted_at=0.0, polls=1, last_poll_at=2.5)
     due = next_poll_at(knowledge, NO_JITTER, 2.5, rng(), experience=experience)
-    assert due == pytest.approx(20.0 + 0.02 * 45)  # the 90 % quantile: one look past them all
+    assert due == pytest.approx(2.5 + bound(2.5))
 
 
 def test_learned_durations_shorter_than_the_age_say_nothing() -> None:
@@ -318,11 +324,10 @@ def test_floor_bounds_every_delay() -> None:
     assert next_poll_at(knowledge, policy, 1.0, rng()) == pytest.approx(3.0)
 
 
-def test_ceiling_bounds_even_a_learned_long_sleep() -> None:
-    policy = PollPolicy(jitter=0.0, ceiling=5.0)
+def test_ceiling_bounds_every_delay() -> None:
+    policy = PollPolicy(jitter=0.0, ceiling=2.0)
     knowledge = progress_job((10.0, 20.0))
-    due = next_poll_at(knowledge, policy, 10.0, rng(), experience=HALFWAY_AT_20)
-    assert due == pytest.approx(15.0)
+    assert next_poll_at(knowledge, policy, 10.0, rng()) == pytest.approx(12.0)
 
 
 def test_jitter_spreads_a_batch_started_together() -> None:

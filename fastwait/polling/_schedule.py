@@ -8,37 +8,40 @@ Robust before clever. Whatever a job's progress looks like, one rule bounds ever
 
 * **The age bound.** A job polled at age ``a`` and found running may end at once, so the next
   poll comes within ``lag_share * a + lag_allowance`` seconds: then no job is detected later
-  than ``lag_share`` of its own duration plus ``lag_allowance`` (plus the request's latency).
-  The bound is lifted only by evidence that the end is far: the same reading, in the history of
-  jobs this process saw finish (:mod:`~fastwait.polling._learning`), never ended sooner. It
-  then counts from that earliest end instead of from now.
+  than ``lag_share`` of its own duration plus ``lag_allowance`` (plus the request's latency),
+  whatever its progress said. Nothing lifts it: readings and history (below) only ever bring a
+  poll forward. (Letting the history of finished jobs lift it when their readings said "far"
+  saved a fifth of the requests on well-behaved jobs, but a job failing part-way through such
+  a long sleep was then found up to 20 s late; see the README's benchmark section.)
 
 Within the bound, the next poll aims at the job's end:
 
 1. **Progress** (tools.fast's ``progress.percent``). A reading of 0 % (or a queued status)
    says the work has not begun: progress counts from that sighting, else from submission.
-   Each running reading gives a spread of plausible ends: read through the learned
-   percent-to-time pairs when there are enough near that percent, else through a straight line
-   (the readings' least-squares line once they span enough points, so an unseen queued phase
-   does not make the job look slow), ± ``confidence`` standard deviations of
-   ``progress_noise``. The poll lands just after the late end of the spread if the spread is
-   narrower than ``target_lag``; otherwise ``target_lag`` after its early end, where a new
-   reading will be sharper: an uncertain estimate buys an earlier look, never a later one. A
-   job whose newest reading is no further than the one before (a stall) is not timed by a
-   line: it is polled on the blind beat.
+   The newest reading gives a spread of plausible ends. With enough learned readings near its
+   percent (:mod:`~fastwait.polling._learning`), the spread is what their shares of elapsed
+   time imply for this job; else a straight line through the readings (their least-squares
+   line once they span enough points, so an unseen queued phase does not make the job look
+   slow), ± ``confidence`` standard deviations of ``progress_noise``. The poll lands just
+   after the late end of the spread if the spread is narrower than ``target_lag``; otherwise
+   ``target_lag`` after its early end, where a new reading will be sharper: an uncertain
+   estimate buys an earlier look, never a later one. A job whose newest reading is no further
+   than the one before (a stall) is not timed by a line: it is polled on the blind beat.
 2. **Blind** (no progress, e.g. compressor.app; or progress still at 0 %): with learned
    durations, the same aim over the durations longer than the job's age; without, intervals
    of ``blind_step + blind_growth * age``.
-3. **Queue**: a job seen queued with an API estimate (``"< 5s"``) is next polled when it runs out.
+3. **Queue**: a job seen queued with an API estimate (``"< 5s"``) is next polled when it runs
+   out.
 4. **Webhook expected**: only a slow safety-net poll, after the predicted finish plus
    ``safety_net_delay``, growing with age like the blind schedule (the age bound does not
    apply: the webhook is the fast path).
 
 The first poll comes at ``first_poll`` (``blind_first_poll`` without progress), within the age
-bound of a job of age 0 unless the history says no job ends that soon. Delays that every job of
-a batch shares are jittered by ±``jitter`` (so a batch started together spreads out) before the
-bound applies; then every delay is clamped to ``[floor, ceiling]`` and never earlier than the
-API's ``Retry-After``.
+bound of a job of age 0 unless the history says no job ends that soon (only webhooks and jobs
+still running at their first poll can say so: a job already done then may have taken no time
+at all). Delays that every job of a batch shares are jittered by ±``jitter`` (so a batch
+started together spreads out) before the bound applies; then every delay is clamped to
+``[floor, ceiling]`` and never earlier than the API's ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ __all__ = [
 
 _MAX_OBSERVATIONS = 6
 _EARLIEST = 0.03
-"""The quantile of learned ends below which a finish counts as implausible (evidence)."""
+"""The quantile of learned durations below which a job counts as implausibly quick."""
 _EARLY = 0.1
 _LATE = 0.9
 _MIN_AHEAD = 5
@@ -86,7 +89,7 @@ class PollPolicy:
     """Settings of the adaptive schedule (seconds unless said otherwise).
 
     ``floor`` and ``ceiling`` bound every delay between two polls of one job; ``lag_share`` and
-    ``lag_allowance`` bound how late a job is detected (see the module docstring). The defaults
+    ``lag_allowance`` bound how late any job is detected (see the module docstring). The defaults
     were tuned on the fake's job models (see the README's benchmark section); one model and
     seed were held out of the tuning.
     """
@@ -100,7 +103,7 @@ class PollPolicy:
     lag_share: float = attrs.field(default=0.25, validator=_non_negative)
     lag_allowance: float = attrs.field(default=1.5, validator=_positive)
     """With ``lag_share``: no job is detected later than ``lag_share * duration +
-    lag_allowance`` unless the history says its end is far."""
+    lag_allowance`` (plus the request's latency)."""
     blind_growth: float = attrs.field(default=0.03, validator=_non_negative)
     blind_step: float = attrs.field(default=1.8, validator=_non_negative)
     target_lag: float = attrs.field(default=0.8, validator=_non_negative)
@@ -333,12 +336,10 @@ def _running_due(
 ) -> tuple[float, float]:
     """(due, latest safe poll) of a job seen running (or queued) and not yet resolved."""
     age = now - knowledge.submitted_at
+    safe = latest_safe_poll(knowledge, policy, now)
     learned = _learned_ends(knowledge, experience, now)
     if learned is not None:
-        not_before = max(now, _quantile(learned, _EARLIEST))
-        due = _aim(_quantile(learned, _EARLY), _quantile(learned, _LATE), policy)
-        return due, latest_safe_poll(knowledge, policy, not_before)
-    safe = latest_safe_poll(knowledge, policy, now)
+        return _aim(_quantile(learned, _EARLY), _quantile(learned, _LATE), policy), safe
     if knowledge.reports_progress and knowledge.observations:
         prediction = predict_finish(knowledge, policy.progress_noise, policy.confidence)
         if (
