@@ -24,6 +24,7 @@ import attrs
 
 from fastwait._models import JobAccepted, JobState, JobStatus
 from fastwait._transport import HttpTransport
+from fastwait.downloads._directory import make_directory
 from fastwait.downloads._downloader import is_output_archive, save_output, unpack_outputs
 from fastwait.exceptions import (
     ConfigurationError,
@@ -31,6 +32,7 @@ from fastwait.exceptions import (
     JobCanceled,
     JobFailed,
     UnsupportedOperationError,
+    WaitTimeout,
 )
 from fastwait.polling._job_age import uuid7_created_at
 from fastwait.polling._poller import Poller, PollStats
@@ -145,6 +147,7 @@ class Client:
         self._poller: Poller | None = None
         self._submissions: collections.OrderedDict[str, _Submission] = collections.OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
+        self._cancellations: set[asyncio.Task[None]] = set()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -212,9 +215,15 @@ class Client:
         return self._transport, self._poller
 
     async def aclose(self) -> None:
-        """Stop polling and close the session if this client made it. Idempotent."""
+        """Stop polling and close the session if this client made it. Idempotent.
+
+        Cancel requests still on their way (``cancel_remote=True`` waits that were cancelled)
+        are finished first.
+        """
         if self._closed:
             return
+        while self._cancellations:
+            await asyncio.gather(*self._cancellations, return_exceptions=True)
         self._closed = True
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -341,17 +350,19 @@ class Client:
     ) -> Path:
         """Stream the job's output into directory ``dest``; return the file's path.
 
-        The name comes from the status' ``output.fileName`` (else Content-Disposition), reduced
-        to one safe path component. The bytes land in a temporary file renamed into place only
-        when complete and, where the API publishes one, sha1-verified: no half file is ever
-        left under the final name. A multi-output job saves its ZIP (see
-        :meth:`download_outputs`). ``status`` (e.g. what :meth:`wait` returned) saves a
-        status request. Raises ``ExpiredError`` (410) once the output was cleaned up.
+        ``dest`` is created (with its parents) if missing. The name comes from the status'
+        ``output.fileName`` (else Content-Disposition), reduced to one safe path component. When
+        a file of that name exists it is kept and this output is saved as ``stem-JOBID.ext``
+        (then ``stem-JOBID-2.ext``, ...); ``overwrite=True`` replaces it instead. The bytes land
+        in a temporary file renamed into place only when complete and, where the API publishes
+        one, sha1-verified: no half file is ever left under the final name. Files get the
+        process umask, like any other file the user creates. A multi-output job saves its ZIP
+        (see :meth:`download_outputs`). ``status`` (e.g. what :meth:`wait` returned) saves a
+        status request. Raises ``ExpiredError`` (410) once the output was cleaned up, and
+        ``ConfigurationError`` when ``dest`` cannot be made a directory.
         """
         transport, _ = self._open()
-        directory = Path(dest)
-        if not directory.is_dir():
-            raise ConfigurationError(f"{directory} is not a directory")
+        directory = make_directory(dest)
         if status is None:
             status = await self.status(job_id)
         return await save_output(transport, self._provider, status, directory, overwrite=overwrite)
@@ -362,17 +373,20 @@ class Client:
         dest: str | os.PathLike[str] = ".",
         *,
         status: JobStatus | None = None,
+        overwrite: bool = False,
     ) -> list[Path]:
         """Download and return every output file: a multi-output ZIP is unpacked into ``dest``.
 
-        Member names are sanitized like any API-suggested name; the ZIP itself is removed.
+        Member names are sanitized like any API-suggested name and follow :meth:`download`'s
+        rules for names already taken; the ZIP itself is removed.
         """
         if status is None:
             status = await self.status(job_id)
-        path = await self.download(job_id, dest, status=status)
-        if not is_output_archive(status):
+        archive = is_output_archive(status)
+        path = await self.download(job_id, dest, status=status, overwrite=overwrite and not archive)
+        if not archive:
             return [path]
-        return await unpack_outputs(path, Path(dest))
+        return await unpack_outputs(path, Path(dest), job_id=job_id, overwrite=overwrite)
 
     # --- waiting --------------------------------------------------------------------------
     def _remember(self, job_id: str, submission: _Submission) -> None:
@@ -436,14 +450,26 @@ class Client:
 
         return release
 
-    async def wait_resolution(self, job_id: str, timeout: float | None = None) -> Resolution:
+    async def wait_resolution(
+        self, job_id: str, timeout: float | None = None, *, cancel_remote: bool = False
+    ) -> Resolution:
         """The job's terminal status (any state) with its source, polling until it arrives.
 
         Raises ``WaitTimeout`` after ``timeout`` seconds or a typed API error (``NotFoundError``,
         ``AuthenticationError``, ...) as soon as polling meets one.
+
+        Giving up on a wait (the timeout, or cancelling the task that waits) stops only the
+        waiting: the remote job runs on, and is billed, unless ``cancel_remote=True``, which
+        then asks the API to cancel it — when no other caller of this process still awaits it
+        (other processes cannot be known) — before ``WaitTimeout`` is raised, or in the
+        background when the task was cancelled (:meth:`aclose` waits for it). A failed cancel
+        (the job just finished: ``ConflictError``) is logged, never raised in place of the
+        timeout. An API that cannot cancel jobs raises ``UnsupportedOperationError`` at once.
         """
         if timeout is not None and not timeout > 0:
             raise ConfigurationError("timeout must be positive (or None to wait indefinitely)")
+        if cancel_remote:
+            self._require_cancellable()
         key = (self._provider.name, job_id)
         stored = await self._registry.resolution(key)
         if stored is not None:
@@ -451,16 +477,45 @@ class Client:
         release = self.track(job_id)
         try:
             return await self._registry.wait_resolution(key, timeout)
+        except WaitTimeout:
+            if cancel_remote:
+                await self._cancel_abandoned(job_id)
+            raise
+        except asyncio.CancelledError:
+            if cancel_remote:
+                task = asyncio.create_task(self._cancel_abandoned(job_id))
+                self._cancellations.add(task)
+                task.add_done_callback(self._cancellations.discard)
+            raise
         finally:
             release()
 
-    async def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
+    def _require_cancellable(self) -> None:
+        """UnsupportedOperationError now if the API cannot cancel jobs (any valid id tells)."""
+        self._provider.cancel_request("job")
+
+    async def _cancel_abandoned(self, job_id: str) -> None:
+        """Cancel the remote job nobody here awaits any more; log, never raise, a failure."""
+        if self._registry.waiters((self._provider.name, job_id)):
+            return
+        try:
+            await self.cancel(job_id)
+        except (FastwaitError, RuntimeError) as error:
+            log.info("could not cancel abandoned %s job %s: %s", self._provider.name, job_id, error)
+        else:
+            log.info("canceled abandoned %s job %s", self._provider.name, job_id)
+
+    async def wait(
+        self, job_id: str, timeout: float | None = None, *, cancel_remote: bool = False
+    ) -> JobStatus:
         """Wait for ``job_id`` to finish and return its SUCCEEDED status.
 
         Raises ``JobFailed`` (with the provider's code and detail) or ``JobCanceled`` when the
         job ended otherwise, ``WaitTimeout`` after ``timeout`` seconds, or a typed API error.
+        ``cancel_remote=True`` cancels the remote job when the wait gives up on it (see
+        :meth:`wait_resolution`).
         """
-        status = (await self.wait_resolution(job_id, timeout)).status
+        status = (await self.wait_resolution(job_id, timeout, cancel_remote=cancel_remote)).status
         if status.state is JobState.FAILED:
             raise JobFailed(status)
         if status.state is JobState.CANCELED:
@@ -473,11 +528,14 @@ class Client:
         *,
         timeout: float | None = None,
         callback_url: str | None = None,
+        cancel_remote: bool = False,
         **options: str,
     ) -> JobStatus:
-        """:meth:`submit` then :meth:`wait`: the one-liner."""
+        """:meth:`submit` then :meth:`wait`: the one-liner (``cancel_remote`` as for wait)."""
+        if cancel_remote:
+            self._require_cancellable()  # refused before a job is paid for
         accepted = await self.submit(path, callback_url=callback_url, **options)
-        return await self.wait(accepted.id, timeout)
+        return await self.wait(accepted.id, timeout, cancel_remote=cancel_remote)
 
     def poll_stats(self, job_id: str) -> PollStats | None:
         """How many polls a tracked or recently resolved job took, and when."""

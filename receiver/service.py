@@ -18,6 +18,10 @@ or a container runtime configures it and no secret appears in ``ps``:
 ``FASTWAIT_RECEIVER_HOST``     address to bind (default ``127.0.0.1``: behind a reverse proxy)
 ``FASTWAIT_RECEIVER_PORT``     port (default ``8080``; ``0`` picks a free one)
 ``FASTWAIT_MAX_BODY_BYTES``    largest delivery accepted (default 1 MiB)
+``FASTWAIT_HEADER_TIMEOUT``    seconds a connection may take to send a request head, or stay
+                               idle between requests (default 15)
+``FASTWAIT_BODY_TIMEOUT``      seconds to receive a whole body, else 408 (default 30)
+``FASTWAIT_MAX_CONNECTIONS``   connections served at once; more get 503 (default 512)
 ``FASTWAIT_LOG_LEVEL``         ``DEBUG``, ``INFO`` (default), ``WARNING`` or ``ERROR``
 =============================  ===========================================================
 
@@ -39,7 +43,14 @@ import attrs
 from fastwait import JobStatus, Registry
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import PROVIDERS, Provider
-from fastwait.receiver import create_app, receiving_providers, serve_until_stopped
+from fastwait.receiver import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    create_app,
+    receiving_providers,
+    serve_until_stopped,
+)
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
 log = logging.getLogger("fastwait.receiver")
@@ -58,6 +69,9 @@ class ServiceSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 1 << 20
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     log_level: str = "INFO"
 
     @classmethod
@@ -100,6 +114,11 @@ class ServiceSettings:
             host=env.get("FASTWAIT_RECEIVER_HOST") or "127.0.0.1",
             port=_int(env, "FASTWAIT_RECEIVER_PORT", 8080, 0, 65535),
             max_body_bytes=_int(env, "FASTWAIT_MAX_BODY_BYTES", 1 << 20, 1, 1 << 30),
+            header_timeout=_seconds(env, "FASTWAIT_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
+            body_timeout=_seconds(env, "FASTWAIT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT),
+            max_connections=_int(
+                env, "FASTWAIT_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 1, 1_000_000
+            ),
             log_level=level,
         )
 
@@ -128,6 +147,19 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return int(text)
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 86_400:
+        raise ConfigurationError(f"{name} must be a number of seconds above 0, at most 86400")
+    return value
+
+
 def _log_status(status: JobStatus) -> None:
     percent = "" if status.progress_percent is None else f" {status.progress_percent:g}%"
     log.info("%s job %s: %s%s", status.provider, status.id, status.state.name, percent)
@@ -143,9 +175,17 @@ async def run(settings: ServiceSettings) -> None:
             verifier=settings.verifier,
             callback_tokens=settings.callback_tokens,
             max_body_bytes=settings.max_body_bytes,
+            body_timeout=settings.body_timeout,
         )
         label = ", ".join(provider.name for provider in settings.providers)
-        await serve_until_stopped(app, settings.host, settings.port, label=label)
+        await serve_until_stopped(
+            app,
+            settings.host,
+            settings.port,
+            label=label,
+            header_timeout=settings.header_timeout,
+            max_connections=settings.max_connections,
+        )
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastwait import Client, FastwaitError, JobStatus
+from fastwait.downloads import make_directory
 from fastwait.providers import ToolsFastCompress
 from fastwait.testing import FakeProvider
 
@@ -36,6 +37,11 @@ def show_progress(status: JobStatus) -> None:
 
 
 async def main(file: Path, dest: Path, fake: bool) -> int:
+    try:
+        make_directory(dest)  # before the job is submitted (and paid for), not after
+    except FastwaitError as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 2
     async with compress_api(fake) as api, Client(api, on_progress=show_progress) as client:
         try:
             accepted = await client.submit(file)

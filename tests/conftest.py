@@ -9,6 +9,8 @@ import pytest
 
 from fastwait.testing import FakeProvider
 
+pytest_plugins = ["pytester"]  # runs a project of its own against fastwait's pytest plugin
+
 
 class ManualClock:
     """A clock that moves only when told: job states change exactly when a test advances it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from fastwait import Client, JobState, PollPolicy
 from fastwait.exceptions import (
     BadResponseError,
     ChecksumMismatchError,
-    DownloadError,
+    ConfigurationError,
     ExpiredError,
     NotReadyError,
     TransportError,
@@ -132,19 +134,101 @@ async def test_a_sha1_mismatch_raises_and_leaves_nothing(
     assert listing(tmp_path) == []
 
 
-async def test_an_existing_file_is_kept_unless_overwrite(
+async def test_an_existing_file_is_kept_and_the_output_gets_the_job_id(
     fake: FakeProvider, tmp_path: Path
 ) -> None:
     job_id = fake.create_job("compress", duration=0.05)
     (tmp_path / "photo-compressed.jpg").write_bytes(b"mine")
     async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
         status = await c.wait(job_id, timeout=10)
-        with pytest.raises(DownloadError, match="exists"):
-            await c.download(job_id, tmp_path, status=status)
-        assert (tmp_path / "photo-compressed.jpg").read_bytes() == b"mine"
+        path = await c.download(job_id, tmp_path, status=status)
+    assert path == tmp_path / f"photo-compressed-{job_id}.jpg"
+    assert path.stat().st_size == 4096
+    assert (tmp_path / "photo-compressed.jpg").read_bytes() == b"mine"
+
+
+async def test_two_jobs_with_the_same_output_name_keep_both_files(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    first, second = (fake.create_job("compress", duration=0.05) for _ in range(2))
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        paths = [
+            await c.download(job, tmp_path, status=await c.wait(job)) for job in (first, second)
+        ]
+        again = await c.download(second, tmp_path)
+    assert [p.name for p in paths] == ["photo-compressed.jpg", f"photo-compressed-{second}.jpg"]
+    assert again.name == f"photo-compressed-{second}-2.jpg"
+    assert len(listing(tmp_path)) == 3
+
+
+async def test_overwrite_replaces_an_existing_file(fake: FakeProvider, tmp_path: Path) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    (tmp_path / "photo-compressed.jpg").write_bytes(b"mine")
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
         path = await c.download(job_id, tmp_path, status=status, overwrite=True)
+    assert path == tmp_path / "photo-compressed.jpg"
     assert path.stat().st_size == 4096
     assert listing(tmp_path) == ["photo-compressed.jpg"]
+
+
+async def test_unpacked_members_that_exist_get_the_job_id(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("convert", file_name="report.pdf", target_format="jpg", duration=0.05)
+    (tmp_path / "report-1.jpg").write_bytes(b"mine")
+    async with Client(ToolsFastConvert("test-key", fake.base_url("convert")), policy=FAST) as c:
+        pages = await c.download_outputs(job_id, tmp_path, status=await c.wait(job_id))
+    assert [p.name for p in pages] == [f"report-1-{job_id}.jpg", "report-2.jpg", "report-3.jpg"]
+    assert (tmp_path / "report-1.jpg").read_bytes() == b"mine"
+
+
+async def test_unpacked_members_overwrite_only_when_asked(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("convert", file_name="report.pdf", target_format="jpg", duration=0.05)
+    (tmp_path / "report-1.jpg").write_bytes(b"mine")
+    async with Client(ToolsFastConvert("test-key", fake.base_url("convert")), policy=FAST) as c:
+        status = await c.wait(job_id)
+        pages = await c.download_outputs(job_id, tmp_path, status=status, overwrite=True)
+    assert [p.name for p in pages] == ["report-1.jpg", "report-2.jpg", "report-3.jpg"]
+    assert (tmp_path / "report-1.jpg").read_bytes() != b"mine"
+
+
+async def test_a_missing_destination_is_created_with_its_parents(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    dest = tmp_path / "out" / "photos"
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        path = await c.download(job_id, dest, status=await c.wait(job_id))
+    assert path == dest / "photo-compressed.jpg"
+
+
+async def test_a_destination_that_is_a_file_is_a_configuration_error(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    (tmp_path / "out").write_bytes(b"")
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        status = await c.wait(job_id)
+        with pytest.raises(ConfigurationError, match="not a directory"):
+            await c.download(job_id, tmp_path / "out", status=status)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+async def test_saved_files_get_the_process_umask(
+    fake: FakeProvider, tmp_path: Path, umask: int, mode: int
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        status = await c.wait(job_id)
+        previous = os.umask(umask)
+        try:
+            path = await c.download(job_id, tmp_path, status=status)
+        finally:
+            os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
 
 
 async def test_a_connection_dropped_mid_download_leaves_no_file(

@@ -11,7 +11,32 @@ import pytest
 
 import fastwait
 
-EXPECTED = {
+EXCEPTIONS = {
+    "ApiError",
+    "AuthenticationError",
+    "BadResponseError",
+    "ChecksumMismatchError",
+    "ConfigurationError",
+    "ConflictError",
+    "DownloadError",
+    "ExpiredError",
+    "FastwaitError",
+    "ForbiddenError",
+    "InvalidRequestError",
+    "JobCanceled",
+    "JobError",
+    "JobFailed",
+    "NotFoundError",
+    "NotReadyError",
+    "RateLimitedError",
+    "ServerError",
+    "TransportError",
+    "UnsupportedOperationError",
+    "WaitTimeout",
+    "WebhookVerificationError",
+}
+
+EXPECTED = EXCEPTIONS | {
     "CallbackBindings",
     "CallbackClaim",
     "CallbackTokens",
@@ -44,11 +69,19 @@ def test_fastwait_exports_exactly_the_public_names() -> None:
     assert fastwait.__all__ == sorted(fastwait.__all__)
 
 
+def test_every_error_class_is_importable_from_the_package() -> None:
+    exceptions = importlib.import_module("fastwait.exceptions")
+    assert set(exceptions.__all__) == EXCEPTIONS
+    for name in exceptions.__all__:
+        assert getattr(fastwait, name) is getattr(exceptions, name), name
+
+
 @pytest.mark.parametrize(
     "module",
     [
         "fastwait",
         "fastwait.exceptions",
+        "fastwait.events",
         "fastwait.providers",
         "fastwait.testing",
         "fastwait.webhooks",
@@ -74,6 +107,7 @@ def test_every_exception_derives_from_fastwait_error() -> None:
 PUBLIC_MODULES = (
     "fastwait",
     "fastwait.exceptions",
+    "fastwait.events",
     "fastwait.providers",
     "fastwait.polling",
     "fastwait.registry",

@@ -178,8 +178,41 @@ async def test_the_standalone_service_is_configured_from_the_environment() -> No
             },
             "FASTWAIT_RECEIVER_PORT",
         ),
+        (
+            {
+                "FASTWAIT_PROVIDERS": "compress",
+                "FASTWAIT_WEBHOOK_SECRET": SECRET,
+                "FASTWAIT_HEADER_TIMEOUT": "0",
+            },
+            "FASTWAIT_HEADER_TIMEOUT",
+        ),
+        (
+            {
+                "FASTWAIT_PROVIDERS": "compress",
+                "FASTWAIT_WEBHOOK_SECRET": SECRET,
+                "FASTWAIT_BODY_TIMEOUT": "soon",
+            },
+            "FASTWAIT_BODY_TIMEOUT",
+        ),
+        (
+            {
+                "FASTWAIT_PROVIDERS": "compress",
+                "FASTWAIT_WEBHOOK_SECRET": SECRET,
+                "FASTWAIT_MAX_CONNECTIONS": "0",
+            },
+            "FASTWAIT_MAX_CONNECTIONS",
+        ),
     ],
-    ids=["no-providers", "no-secret", "unknown-provider", "bad-secret", "bad-port"],
+    ids=[
+        "no-providers",
+        "no-secret",
+        "unknown-provider",
+        "bad-secret",
+        "bad-port",
+        "bad-header-timeout",
+        "bad-body-timeout",
+        "bad-max-connections",
+    ],
 )
 def test_the_standalone_service_refuses_a_bad_environment_in_one_line(
     variables: dict[str, str], named: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 import sys
 from pathlib import Path
 
@@ -19,14 +20,14 @@ async def run_sample(*args: str) -> tuple[int, str, str]:
     return process.returncode, stdout.decode(), stderr.decode()
 
 
-async def test_local_dev_submits_waits_and_downloads(tmp_path: Path) -> None:
+async def test_local_dev_submits_waits_and_downloads_into_a_new_folder(tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"\xff\xd8 pretend jpeg")
     code, out, err = await run_sample(
-        str(SAMPLES / "local_dev.py"), "--fake", str(photo), str(tmp_path)
+        str(SAMPLES / "local_dev.py"), "--fake", str(photo), f"{tmp_path}/out/"
     )
     assert code == 0, err
-    assert (tmp_path / "photo-compressed.jpg").is_file()
+    assert (tmp_path / "out" / "photo-compressed.jpg").is_file()
     assert "status requests" in out
 
 
@@ -44,3 +45,28 @@ async def test_webhook_service_resolves_jobs_by_webhook() -> None:
     assert len(answers) == 2
     assert {answer["state"] for answer in answers} == {"SUCCEEDED"}
     assert {answer["source"] for answer in answers} == {"webhook"}
+
+
+def _metric_values(exposition: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of metric ``name`` in a Prometheus text exposition."""
+    found = re.findall(rf"^{name}\{{(.*)\}} (\S+)$", exposition, re.MULTILINE)
+    return {labels: float(value) for labels, value in found}
+
+
+async def test_metrics_counts_polls_errors_and_resolutions_of_every_job() -> None:
+    code, out, err = await run_sample(str(SAMPLES / "metrics.py"), "--fake", "20")
+    polls = _metric_values(out, "fastwait_polls_total")
+    assert set(polls) == {'provider="compress"'}
+    assert polls['provider="compress"'] >= 20, err
+    errors = _metric_values(out, "fastwait_poll_errors_total")
+    assert errors == {'error="ServerError",kind="transient",provider="compress"': 3.0}
+    resolutions = _metric_values(out, "fastwait_resolutions_total")
+    assert sum(resolutions.values()) == 20
+    assert set(resolutions) <= {
+        'provider="compress",source="poll",state="SUCCEEDED"',
+        'provider="compress",source="poll",state="FAILED"',
+    }
+    lags = _metric_values(out, "fastwait_resolution_lag_seconds_count")
+    assert lags == {'provider="compress",source="poll"': 20.0}
+    failed = resolutions.get('provider="compress",source="poll",state="FAILED"', 0)
+    assert code == (1 if failed else 0)

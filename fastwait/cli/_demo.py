@@ -10,6 +10,7 @@ lag (when a poll first saw the job finished, minus when it really finished).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -17,7 +18,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastwait._client import Client, JobResult
-from fastwait.cli._display import LiveDisplay, summary_table
+from fastwait.cli._display import summary_table
+from fastwait.cli._live import LiveDisplay, open_display
+from fastwait.cli._outcome import EXIT_JOBS_FAILED, JobReport, exit_status
+from fastwait.exceptions import FastwaitError
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress, ToolsFastConvert
 from fastwait.registry._registry import Registry
 from fastwait.testing import FakeProvider, LogNormalDurations
@@ -62,74 +66,87 @@ async def run_demo(*, jobs: int, median: float, seed: int | None) -> int:
     for name, _ in _INPUTS.values():
         (workdir / name).write_bytes(b"fastwait demo input " * 512)
     out = workdir / "outputs"
-    out.mkdir()
     durations = LogNormalDurations(median=median, sigma=0.8, low=0.2, high=median * 6)
     registry = Registry()
-    total = jobs * 4
-    display = LiveDisplay(total, sys.stdout) if sys.stdout.isatty() else None
-    progress = display.progress if display else None
-    print(f"fastwait demo: {total} jobs on 4 APIs (median {median:g} s), outputs in {out}")
+    display = open_display(sys.stdout)
+    print(f"fastwait demo: {jobs * 4} jobs on 4 APIs (median {median:g} s), outputs in {out}")
     async with FakeProvider(durations=durations, seed=seed) as fake:
         clients = {
             "compress": Client(
                 ToolsFastCompress("test-key", fake.base_url("compress")),
                 registry=registry,
-                on_progress=progress,
+                on_progress=display.progress,
             ),
             "convert": Client(
                 ToolsFastConvert("test-key", fake.base_url("convert")),
                 registry=registry,
-                on_progress=progress,
+                on_progress=display.progress,
             ),
             "compressorapp": Client(
-                CompressorApp("test-key", fake.base_url("compressorapp")), registry=registry
+                CompressorApp("test-key", fake.base_url("compressorapp")),
+                registry=registry,
+                on_progress=display.progress,
             ),
-            "media": Client(MediaJobs(fake.base_url("media")), registry=registry),
+            "media": Client(
+                MediaJobs(fake.base_url("media")), registry=registry, on_progress=display.progress
+            ),
         }
-        results: list[JobResult] = []
+        reports: list[JobReport] = []
         try:
             batches: dict[str, list[str]] = {}
             for name, client in clients.items():
                 if name == "compressorapp":
                     batches[name] = [fake.create_job(name) for _ in range(jobs)]
-                    continue
-                file_name, options = _INPUTS[name]
-                accepted = await asyncio.gather(
-                    *(client.submit(workdir / file_name, **options) for _ in range(jobs))
-                )
-                batches[name] = [a.id for a in accepted]
-            downloads = 0
-            async for result in _merge(
-                *(clients[name].as_completed(ids) for name, ids in batches.items())
-            ):
-                results.append(result)
-                if display:
-                    display.finished(result)
-                if result.succeeded:
-                    target = out / result.provider / result.job_id
-                    target.mkdir(parents=True)
-                    saved = await clients[result.provider].download_outputs(
-                        result.job_id, target, status=result.status
+                else:
+                    file_name, options = _INPUTS[name]
+                    accepted = await asyncio.gather(
+                        *(client.submit(workdir / file_name, **options) for _ in range(jobs))
                     )
-                    downloads += len(saved)
+                    batches[name] = [a.id for a in accepted]
+                display.add(name, batches[name])
+            async with display:
+                async for result in _merge(
+                    *(clients[name].as_completed(ids) for name, ids in batches.items())
+                ):
+                    report = await _save(clients[result.provider], result, out)
+                    reports.append(report)
+                    display.finished(report)
         finally:
             for client in clients.values():
                 await client.aclose()
-        if display:
-            display.close()
-        lags = {result.job_id: _lag(fake, result) for result in results if result.source == "poll"}
-    print(summary_table(results))
+        lags = {
+            report.result.job_id: _lag(fake, report.result)
+            for report in reports
+            if report.result.source == "poll"
+        }
+    live = isinstance(display, LiveDisplay)
+    width = shutil.get_terminal_size().columns if live else None
+    print(summary_table(reports, every_job=not live, width=width))
     print()
     print(f"{'api':<14}{'jobs':>5}{'polls/job':>11}{'lag p50':>9}{'lag max':>9}")
     for name, ids in batches.items():
-        mine = [r for r in results if r.provider == name]
+        mine = [r.result for r in reports if r.result.provider == name]
         job_lags = sorted(lags[r.job_id] for r in mine if r.job_id in lags)
         polls = sum(r.polls for r in mine) / max(len(mine), 1)
         p50 = statistics.median(job_lags) if job_lags else float("nan")
         worst = job_lags[-1] if job_lags else float("nan")
         print(f"{name:<14}{len(ids):>5}{polls:>11.2f}{p50:>8.2f}s{worst:>8.2f}s")
-    print(f"{downloads} output files saved under {out}")
-    return 0 if all(r.succeeded for r in results) and len(results) == total else 1
+    saved = sum(len(report.saved) for report in reports)
+    print(f"{saved} output files saved under {out}")
+    return exit_status(reports) if len(reports) == jobs * 4 else EXIT_JOBS_FAILED
+
+
+async def _save(client: Client, result: JobResult, out: Path) -> JobReport:
+    """Download a succeeded job's outputs into ``out/API/JOB``; a failure goes in the report."""
+    if not result.succeeded:
+        return JobReport(result)
+    try:
+        saved = await client.download_outputs(
+            result.job_id, out / result.provider / result.job_id, status=result.status
+        )
+    except FastwaitError as exc:
+        return JobReport(result, download_error=exc)
+    return JobReport(result, saved=tuple(saved))
 
 
 def _lag(fake: FakeProvider, result: JobResult) -> float:

@@ -1,29 +1,22 @@
-"""What the CLI shows people: one live status line on a terminal, a summary table at the end,
-or exactly one JSON object per finished job for machines (``--jsonl``).
+"""What the CLI prints when jobs end: exactly one JSON object per job for machines
+(``--jsonl``), and a summary table for people (the live view is ``_live.py``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
-from collections.abc import Callable, Sequence
-from typing import TextIO
+from collections.abc import Sequence
+from pathlib import Path
 
 import attrs
 
 from fastwait._client import JobResult
 from fastwait._models import JobStatus
+from fastwait.cli._outcome import JobReport
 from fastwait.exceptions import ApiError, FastwaitError, WaitTimeout
 
-__all__ = ["LiveDisplay", "jsonl_line", "result_state", "summary_table"]
-
-
-def result_state(result: JobResult) -> str:
-    """The job's final state name, or ``TIMEOUT``/``ERROR`` when it has none."""
-    if result.status is not None:
-        return result.status.state.name
-    return "TIMEOUT" if isinstance(result.error, WaitTimeout) else "ERROR"
+__all__ = ["jsonl_line", "summary_table"]
 
 
 def _error_object(result: JobResult) -> dict[str, object] | None:
@@ -35,8 +28,19 @@ def _error_object(result: JobResult) -> dict[str, object] | None:
         return None
     if isinstance(error, ApiError):
         return {"code": error.code, "detail": error.detail, "http_status": error.status}
-    code = "timeout" if isinstance(error, WaitTimeout) else type(error).__name__
-    return {"code": code, "detail": str(error)}
+    if isinstance(error, WaitTimeout):
+        timeout: dict[str, object] = {"code": "timeout", "detail": str(error)}
+        if error.last_status is not None:
+            timeout["last_state"] = error.last_status.state.name
+        return timeout
+    return {"code": type(error).__name__, "detail": str(error)}
+
+
+def _download_error_object(error: FastwaitError) -> dict[str, object]:
+    found: dict[str, object] = {"code": "download_failed", "detail": str(error)}
+    if isinstance(error, ApiError):
+        found |= {"api_code": error.code, "http_status": error.status}
+    return found
 
 
 def _output_object(status: JobStatus | None) -> dict[str, object] | None:
@@ -47,107 +51,80 @@ def _output_object(status: JobStatus | None) -> dict[str, object] | None:
     } | ({"url": status.download_url} if status.download_url else {})
 
 
-def jsonl_line(result: JobResult, *, state: str | None = None) -> str:
-    """One job's result as one line of JSON (the ``--jsonl`` contract).
+def jsonl_line(
+    result: JobResult,
+    *,
+    saved: Sequence[Path] | None = None,
+    download_error: FastwaitError | None = None,
+) -> str:
+    """One job's end as one line of JSON (the ``--jsonl`` contract).
 
-    ``state`` is one of the five JobState names; a job that timed out or hit an API error
-    before reaching a terminal state reports the last state known (QUEUED if none).
+    ``state`` is the terminal state's name (SUCCEEDED, FAILED, CANCELED), or ``null`` when no
+    terminal state was ever seen (a timeout, a 404 or 401): ``error`` then says why. ``saved``
+    lists the files written with ``--download`` (``null`` without it); a failed download puts
+    ``download_failed`` in ``error``.
     """
-    if state is None:
-        if result.status is not None:
-            state = result.status.state.name
-        else:
-            last = getattr(result.error, "last_status", None)
-            state = last.state.name if isinstance(last, JobStatus) else "QUEUED"
+    error = _error_object(result)
+    if download_error is not None:
+        error = _download_error_object(download_error)
     return json.dumps(
         {
             "provider": result.provider,
             "id": result.job_id,
-            "state": state,
-            "source": result.source or "poll",
+            "state": result.status.state.name if result.status is not None else None,
+            "source": result.source,
             "polls": result.polls,
             "elapsed_s": round(result.elapsed, 3),
             "output": _output_object(result.status),
-            "error": _error_object(result),
+            "saved": None if saved is None else [str(path) for path in saved],
+            "error": error,
         },
         separators=(",", ":"),
     )
 
 
-def summary_table(results: Sequence[JobResult]) -> str:
-    """A plain-text table of every job, then totals."""
-    header = ("provider", "job", "state", "source", "polls", "elapsed")
+def summary_table(
+    reports: Sequence[JobReport], *, every_job: bool = True, width: int | None = None
+) -> str:
+    """A plain-text table of every job (why it did not succeed, if it did not), then totals.
+
+    ``every_job=False`` lists only the jobs that did not succeed (a person who watched the
+    live view has seen the rest); ``width`` cuts rows to a terminal's width.
+    """
+    header = ("provider", "job", "state", "source", "polls", "elapsed", "note")
+    listed = reports if every_job else [r for r in reports if not r.succeeded]
     rows = [
         (
-            r.provider,
-            r.job_id,
-            result_state(r),
-            r.source or "-",
-            str(r.polls),
-            f"{r.elapsed:.2f}s",
+            r.result.provider,
+            r.result.job_id,
+            r.state,
+            r.result.source or "-",
+            str(r.result.polls),
+            f"{r.result.elapsed:.2f}s",
+            r.reason[:80],
         )
-        for r in results
+        for r in listed
     ]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in (header, *rows)
-    ]
-    succeeded = sum(r.succeeded for r in results)
-    polls = sum(r.polls for r in results)
-    per_job = polls / len(results) if results else math.nan
-    lines.append(f"{succeeded}/{len(results)} succeeded, {polls} polls ({per_job:.2f} per job)")
+    lines = (
+        [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in (header, *rows)
+        ]
+        if rows
+        else []
+    )
+    if width is not None:
+        lines = [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
+    succeeded = sum(r.succeeded for r in reports)
+    polls = sum(r.result.polls for r in reports)
+    per_job = polls / len(reports) if reports else math.nan
+    counts = [f"{succeeded}/{len(reports)} succeeded"]
+    timed_out = sum(r.timed_out for r in reports)
+    downloads = sum(r.download_error is not None for r in reports)
+    failed = len(reports) - succeeded - timed_out - downloads
+    counts += [f"{failed} failed"] if failed else []
+    counts += [f"{timed_out} timed out"] if timed_out else []
+    counts += [f"{downloads} download failed"] if downloads else []
+    lines.append(f"{', '.join(counts)}; {polls} polls ({per_job:.2f} per job)")
     return "\n".join(lines)
-
-
-class LiveDisplay:
-    """A single status line redrawn in place: jobs done / total and each running job's percent.
-
-    Redraws at most every ``interval`` seconds so thousands of progress events cost little.
-    """
-
-    def __init__(
-        self,
-        total: int,
-        stream: TextIO,
-        *,
-        interval: float = 0.1,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.total = total
-        self._stream = stream
-        self._interval = interval
-        self._clock = clock
-        self._done = 0
-        self._failed = 0
-        self._percent: dict[str, float] = {}
-        self._last_draw = -math.inf
-        self._width = 0
-
-    def progress(self, status: JobStatus) -> None:
-        if status.progress_percent is not None:
-            self._percent[status.id] = status.progress_percent
-        self._draw()
-
-    def finished(self, result: JobResult) -> None:
-        self._done += 1
-        self._failed += not result.succeeded
-        self._percent.pop(result.job_id, None)
-        self._draw(force=self._done == self.total)
-
-    def _draw(self, *, force: bool = False) -> None:
-        now = self._clock()
-        if not force and now - self._last_draw < self._interval:
-            return
-        self._last_draw = now
-        running = sorted(self._percent.items(), key=lambda item: -item[1])[:4]
-        detail = " ".join(f"{job[:8]}:{percent:.0f}%" for job, percent in running)
-        failed = f", {self._failed} not succeeded" if self._failed else ""
-        line = f"{self._done}/{self.total} done{failed}  {detail}".rstrip()
-        self._stream.write("\r" + line.ljust(self._width))
-        self._width = len(line)
-        self._stream.flush()
-
-    def close(self) -> None:
-        """End the live line so what follows starts on its own line."""
-        self._stream.write("\n")
-        self._stream.flush()

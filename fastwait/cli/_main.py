@@ -1,26 +1,39 @@
 """The ``fastwait`` command: argument parsing and exit codes, nothing else.
 
-Exit status: 0 when every job succeeded, 1 when any failed, was canceled or timed out (or its
-download failed), 2 for bad usage or configuration, with a one-line message and no traceback.
+The exit codes are tabled in :mod:`fastwait.cli._outcome`. Every error a user can cause (bad
+flags, an unreadable ids file, a port in use, a Redis URL that is not one) is one line on
+stderr and exit status 2, never a traceback; a reader that stops reading (``| head -1``) ends
+the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from fastwait._version import __version__
+from fastwait.cli._ids import read_job_ids
+from fastwait.cli._logging import add_logging_options, configure_logging, level_for
+from fastwait.cli._outcome import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_JOBS_FAILED,
+    EXIT_USAGE,
+)
 from fastwait.exceptions import ConfigurationError, FastwaitError
 from fastwait.providers import PROVIDERS
 
 __all__ = ["main"]
 
-EXIT_OK = 0
-EXIT_JOBS_FAILED = 1
-EXIT_USAGE = 2
+_EPILOG = """\
+exit status: 0 all jobs succeeded; 1 some failed, were canceled or could not be downloaded;
+2 bad usage or configuration; 3 some timed out (--timeout) and none failed; 130 interrupted.
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,10 +61,24 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fastwait", description="Await the results of remote jobs.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(
+        prog="fastwait",
+        description="Await the results of remote jobs, by polling or by webhook.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"fastwait {__version__}")
+    add_logging_options(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    wait = commands.add_parser("wait", help="wait for jobs by id until they finish")
+    wait = commands.add_parser(
+        "wait",
+        help="wait for jobs by id until they finish",
+        description="Wait for jobs by id; report each the moment it finishes.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_logging_options(wait)
     wait.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
     wait.add_argument("--base-url", help="API root (default: the provider's real host)")
     wait.add_argument(
@@ -59,7 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="API key or media token (default: the FASTWAIT_API_KEY environment variable)",
     )
     wait.add_argument("--timeout", type=_positive_float, help="seconds to wait per job")
-    wait.add_argument("--download", metavar="DIR", help="save each succeeded job's output here")
+    wait.add_argument(
+        "--download",
+        metavar="DIR",
+        help="save each succeeded job's output here (made if missing; a name already taken "
+        "gets the job id appended)",
+    )
+    wait.add_argument(
+        "--overwrite", action="store_true", help="with --download: replace files of the same name"
+    )
     wait.add_argument("--jsonl", action="store_true", help="one JSON object per finished job")
     wait.add_argument("--ids-file", metavar="FILE", help="job ids, one per line ('-': stdin)")
     where = wait.add_mutually_exclusive_group()
@@ -78,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "--webhook-secret",
         default=os.environ.get("FASTWAIT_WEBHOOK_SECRET"),
-        help="whsec_ secret of the webhooks (env FASTWAIT_WEBHOOK_SECRET); needed with --listen",
+        help="whsec_... secret for --listen (default: FASTWAIT_WEBHOOK_SECRET)",
     )
     wait.add_argument("job_ids", nargs="*", metavar="JOB_ID")
 
@@ -90,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).add_argument("receiver_args", nargs=argparse.REMAINDER)
 
     demo = commands.add_parser("demo", help="run a batch against the bundled fake provider")
+    add_logging_options(demo)
     demo.add_argument("--jobs", type=int, default=8, help="jobs per API (default 8)")
     demo.add_argument(
         "--median", type=_positive_float, default=2.0, help="median job duration in seconds"
@@ -98,54 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_ids(args: argparse.Namespace) -> list[str]:
-    """Ids from the arguments and --ids-file; empty only when --state may resume some."""
-    ids: list[str] = list(args.job_ids)
-    if args.ids_file:
-        try:
-            if args.ids_file == "-":
-                text = sys.stdin.read()
-            else:
-                with open(args.ids_file, encoding="utf-8") as handle:
-                    text = handle.read()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read --ids-file: {exc.strerror}") from None
-        ids.extend(line.strip() for line in text.splitlines() if line.strip())
-    if not ids and not args.state:
-        raise ConfigurationError("give job ids as arguments or with --ids-file (or --state)")
-    return list(dict.fromkeys(ids))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     if args.command == "receive":
         from fastwait.cli._receive import main as receive
 
-        return receive(args.receiver_args, prog="fastwait receive")
+        forwarded = ["-v"] * args.verbose + ["-q"] * args.quiet
+        forwarded += ["--log-format", args.log_format] if args.log_format else []
+        return receive([*args.receiver_args, *forwarded], prog="fastwait receive")
+    configure_logging(level_for(args.verbose, args.quiet), args.log_format or "text")
     try:
-        if args.command == "demo":
-            from fastwait.cli._demo import run_demo
-
-            if args.jobs < 1:
-                raise ConfigurationError("--jobs must be at least 1")
-            return asyncio.run(run_demo(jobs=args.jobs, median=args.median, seed=args.seed))
-        from fastwait.cli._wait import WaitOptions, run_wait
-
-        options = WaitOptions(
-            provider=args.provider,
-            base_url=args.base_url,
-            api_key=args.api_key or os.environ.get("FASTWAIT_API_KEY"),
-            timeout=args.timeout,
-            download=args.download,
-            jsonl=args.jsonl,
-            job_ids=_read_ids(args),
-            state=args.state,
-            redis=args.redis,
-            listen=args.listen,
-            webhook_secret=args.webhook_secret,
-        )
-        return asyncio.run(run_wait(options))
+        return _run(args)
     except ConfigurationError as exc:
         print(f"fastwait: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -154,4 +158,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_JOBS_FAILED
     except KeyboardInterrupt:
         print("fastwait: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from fastwait.cli._demo import run_demo
+
+        if args.jobs < 1:
+            raise ConfigurationError("--jobs must be at least 1")
+        return asyncio.run(run_demo(jobs=args.jobs, median=args.median, seed=args.seed))
+    from fastwait.cli._wait import WaitOptions, run_wait
+
+    job_ids = read_job_ids(args.job_ids, args.ids_file)
+    if not job_ids and not args.state:
+        raise ConfigurationError("give job ids as arguments or with --ids-file (or --state)")
+    options = WaitOptions(
+        provider=args.provider,
+        base_url=args.base_url,
+        api_key=args.api_key or os.environ.get("FASTWAIT_API_KEY"),
+        timeout=args.timeout,
+        download=args.download,
+        jsonl=args.jsonl,
+        job_ids=job_ids,
+        state=args.state,
+        redis=args.redis,
+        listen=args.listen,
+        webhook_secret=args.webhook_secret,
+        overwrite=args.overwrite,
+    )
+    return asyncio.run(run_wait(options))
+
+
+def _reader_gone() -> int:
+    """The reader of our output left (``| head -1``): stop quietly, like a tool killed by
+    SIGPIPE, and keep the interpreter's final flush from raising again."""
+    logging.disable(logging.CRITICAL)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            continue
+    return EXIT_BROKEN_PIPE

@@ -1,9 +1,11 @@
 """``fastwait receive``: the webhook receiver as a process of its own, configured by flags.
 
-It logs every status it receives (one line each); it is the app :func:`fastwait.receiver.
-create_app` builds, served by :func:`fastwait.receiver.serve_until_stopped` until SIGINT or
-SIGTERM. Secrets may come from the environment (``FASTWAIT_WEBHOOK_SECRET``,
-``FASTWAIT_CALLBACK_SECRET``) so they stay out of ``ps``. The repository's ``receiver/`` service
+It logs every status it receives (one line each, at INFO: ``-q`` hides them, ``-v`` adds
+DEBUG detail, ``--log-format json`` makes each a JSON object); it is the app
+:func:`fastwait.receiver.create_app` builds, served by
+:func:`fastwait.receiver.serve_until_stopped` until SIGINT or SIGTERM. Secrets may come from
+the environment (``FASTWAIT_WEBHOOK_SECRET``, ``FASTWAIT_CALLBACK_SECRET``) so they stay out of
+``ps``. The repository's ``receiver/`` service
 runs the same app configured entirely from the environment.
 """
 
@@ -17,9 +19,17 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from fastwait._models import JobStatus
+from fastwait.cli._logging import add_logging_options, configure_logging, level_for
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import PROVIDERS, Provider
-from fastwait.receiver import create_app, receiving_providers, serve_until_stopped
+from fastwait.receiver import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    create_app,
+    receiving_providers,
+    serve_until_stopped,
+)
 from fastwait.registry import Registry
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
@@ -35,10 +45,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fastwait receive", description="Receive job webhooks, log each status.")
+    add_logging_options(parser, top_level=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
     parser.add_argument(
         "--provider", action="append", required=True, choices=sorted(PROVIDERS), dest="providers"
     )
@@ -70,7 +87,45 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="publish into this Redis (a webhook ingress apart from the waiting workers)",
     )
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection that sends no complete request head for this long "
+        f"(default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"answer 408 to a body not received in this time (default {DEFAULT_BODY_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help=f"connections served at once; more get 503 (default {DEFAULT_MAX_CONNECTIONS})",
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds in (0, 86400]")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, at least 1")
+    return int(text)
 
 
 def build_providers(names: Sequence[str], base_urls: Sequence[str]) -> list[Provider]:
@@ -88,7 +143,20 @@ def build_providers(names: Sequence[str], base_urls: Sequence[str]) -> list[Prov
 def log_status(status: JobStatus) -> None:
     """One INFO line per status received: provider, job, state and percent."""
     percent = "" if status.progress_percent is None else f" {status.progress_percent:g}%"
-    log.info("%s job %s: %s%s", status.provider, status.id, status.state.name, percent)
+    log.info(
+        "%s job %s: %s%s",
+        status.provider,
+        status.id,
+        status.state.name,
+        percent,
+        extra={
+            "event": "status_received",
+            "provider": status.provider,
+            "job_id": status.id,
+            "state": status.state.name,
+            "percent": status.progress_percent,
+        },
+    )
 
 
 async def run_receiver(
@@ -98,12 +166,29 @@ async def run_receiver(
     verifier: StandardWebhookVerifier | None,
     tokens: CallbackTokens | None,
     redis: str | None = None,
+    *,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve the receiver until SIGINT/SIGTERM, publishing into a registry of its own."""
     async with Registry(redis=redis) as registry:
         registry.subscribe(log_status)
-        app = create_app(registry, providers, verifier=verifier, callback_tokens=tokens)
-        await serve_until_stopped(app, host, port, label=", ".join(p.name for p in providers))
+        app = create_app(
+            registry,
+            providers,
+            verifier=verifier,
+            callback_tokens=tokens,
+            body_timeout=body_timeout,
+        )
+        await serve_until_stopped(
+            app,
+            host,
+            port,
+            label=", ".join(p.name for p in providers),
+            header_timeout=header_timeout,
+            max_connections=max_connections,
+        )
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
@@ -127,6 +212,28 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
             raise ConfigurationError("give --webhook-secret, --public-key or --callback-secret")
     except ConfigurationError as exc:
         parser.error(str(exc))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_receiver(args.host, args.port, providers, verifier, tokens, args.redis))
+    # The statuses received are this command's output: INFO unless -q (-v adds DEBUG).
+    configure_logging(
+        level_for(args.verbose, args.quiet, default=logging.INFO), args.log_format or "text"
+    )
+    try:
+        asyncio.run(
+            run_receiver(
+                args.host,
+                args.port,
+                providers,
+                verifier,
+                tokens,
+                args.redis,
+                header_timeout=args.header_timeout,
+                body_timeout=args.body_timeout,
+                max_connections=args.max_connections,
+            )
+        )
+    except ConfigurationError as exc:
+        parser.error(str(exc))
+    except OSError as exc:  # binding: the port is taken, the host does not resolve, ...
+        parser.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        return 130
     return 0

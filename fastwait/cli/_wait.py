@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +12,11 @@ from pathlib import Path
 import attrs
 
 from fastwait._client import Client, JobResult
-from fastwait.cli._display import LiveDisplay, jsonl_line, result_state, summary_table
+from fastwait._models import JobStatus
+from fastwait.cli._display import jsonl_line, summary_table
+from fastwait.cli._live import LiveDisplay, PlainDisplay, open_display
+from fastwait.cli._outcome import JobReport, exit_status
+from fastwait.downloads import make_directory
 from fastwait.exceptions import ConfigurationError, FastwaitError
 from fastwait.providers import (
     CompressorApp,
@@ -25,6 +31,11 @@ from fastwait.webhooks._callback_bindings import CallbackBindings
 from fastwait.webhooks._callback_tokens import CallbackTokens
 
 __all__ = ["WaitOptions", "build_provider", "run_wait"]
+
+log = logging.getLogger("fastwait.cli")
+
+_LISTED_JOBS = 20
+"""Up to this many jobs, the summary after a live board lists them all."""
 
 
 @attrs.frozen
@@ -42,6 +53,7 @@ class WaitOptions:
     redis: str | None = None
     listen: tuple[str, int] | None = None
     webhook_secret: str | None = attrs.field(default=None, repr=False)
+    overwrite: bool = False
 
 
 def build_provider(name: str, base_url: str | None, api_key: str | None) -> Provider:
@@ -60,19 +72,15 @@ def build_provider(name: str, base_url: str | None, api_key: str | None) -> Prov
     return cls(api_key, base_url) if base_url else cls(api_key)
 
 
-def _fail(message: str) -> None:
-    print(f"fastwait: {message}", file=sys.stderr, flush=True)
-
-
 async def run_wait(options: WaitOptions) -> int:
-    """Wait for every job; exit status 0 if all succeeded, else 1."""
+    """Wait for every job; the exit status is :func:`fastwait.cli._outcome.exit_status`'s."""
     provider = build_provider(options.provider, options.base_url, options.api_key)
-    download_dir = Path(options.download) if options.download else None
-    if download_dir is not None and not download_dir.is_dir():
-        raise ConfigurationError(f"--download {download_dir} is not a directory")
+    # Made before anything is awaited: a folder that cannot be must not cost a wait.
+    download_dir = make_directory(options.download) if options.download else None
     if options.listen is not None and not options.webhook_secret:
         raise ConfigurationError("--listen needs --webhook-secret (or FASTWAIT_WEBHOOK_SECRET)")
     registry = Registry(state=options.state, redis=options.redis)
+    display = open_display(sys.stderr, live=not options.jsonl)
     async with registry, contextlib.AsyncExitStack() as stack:
         callback_url = None
         bindings = CallbackBindings()
@@ -81,7 +89,17 @@ async def run_wait(options: WaitOptions) -> int:
             callback_url = await stack.enter_async_context(
                 _listen(options.listen, options.webhook_secret, registry, provider, bindings)
             )
-        return await _wait_all(options, provider, registry, download_dir, callback_url, bindings)
+        reports = await _wait_all(
+            options, provider, registry, download_dir, callback_url, bindings, display
+        )
+    if reports is None:
+        return 0
+    if not options.jsonl:
+        # Someone who watched the live board needs the failures, not 200 rows of successes.
+        every_job = not isinstance(display, LiveDisplay) or len(reports) <= _LISTED_JOBS
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        print(summary_table(reports, every_job=every_job, width=width), flush=True)
+    return exit_status(reports)
 
 
 @contextlib.asynccontextmanager
@@ -119,53 +137,89 @@ async def _wait_all(
     download_dir: Path | None,
     callback_url: str | None,
     bindings: CallbackBindings,
-) -> int:
-    live = not options.jsonl and sys.stderr.isatty()
-    display = LiveDisplay(0, sys.stderr) if live else None
-    results: list[JobResult] = []
-    ok = True
+    display: PlainDisplay,
+) -> list[JobReport] | None:
+    """Every job's report in the order they ended; None when there was nothing to wait for."""
+    reports: list[JobReport] = []
+
+    def on_progress(status: JobStatus) -> None:
+        display.progress(status)
+        log.debug(
+            "%s job %s: %s",
+            status.provider,
+            status.id,
+            status.state.name,
+            extra={
+                "event": "status",
+                "provider": status.provider,
+                "job_id": status.id,
+                "state": status.state.name,
+                "percent": status.progress_percent,
+            },
+        )
+
     async with Client(
         provider,
         registry=registry,
-        on_progress=display.progress if display is not None else None,
+        on_progress=on_progress,
         callback_url=callback_url,
         webhook_secret=options.webhook_secret if callback_url else None,
         callback_bindings=bindings,
     ) as client:
         job_ids = list(dict.fromkeys([*options.job_ids, *await client.resume()]))
         if not job_ids:
-            _fail(f"nothing to wait for: {options.state} holds no unresolved jobs")
-            return 0
-        if display is not None:
-            display.total = len(job_ids)
-        async for result in client.as_completed(job_ids, options.timeout):
-            results.append(result)
-            if options.jsonl:
-                print(jsonl_line(result), flush=True)
-            if display is not None:
-                display.finished(result)
-            if not result.succeeded:
-                ok = False
-                if not options.jsonl:
-                    _fail(f"{result.job_id}: {result_state(result)} {_reason(result)}".rstrip())
-                continue
-            if download_dir is not None:
-                try:
-                    await client.download(result.job_id, download_dir, status=result.status)
-                except FastwaitError as exc:
-                    ok = False
-                    _fail(f"{result.job_id}: download failed: {exc}")
-    if display is not None:
-        display.close()
-    if not options.jsonl:
-        print(summary_table(results), flush=True)
-    return 0 if ok else 1
+            display.message(
+                f"fastwait: nothing to wait for: {options.state} holds no unresolved jobs"
+            )
+            return None
+        display.add(provider.name, job_ids)
+        async with display:
+            async for result in client.as_completed(job_ids, options.timeout):
+                report = await _finish(client, result, download_dir, overwrite=options.overwrite)
+                reports.append(report)
+                if options.jsonl:
+                    print(
+                        jsonl_line(
+                            result,
+                            saved=report.saved if download_dir is not None else None,
+                            download_error=report.download_error,
+                        ),
+                        flush=True,
+                    )
+                display.finished(report)
+                _log_finished(report)
+    return reports
 
 
-def _reason(result: JobResult) -> str:
-    if result.error is not None:
-        return f"({result.error})"
-    status = result.status
-    if status is not None and (status.error_code or status.error_detail):
-        return f"({': '.join(p for p in (status.error_code, status.error_detail) if p)})"
-    return ""
+async def _finish(
+    client: Client, result: JobResult, download_dir: Path | None, *, overwrite: bool
+) -> JobReport:
+    """The job's report, after saving its outputs when ``download_dir`` is set and it
+    succeeded; a failed download is the report's ``download_error``, never an exception."""
+    if download_dir is None or not result.succeeded:
+        return JobReport(result)
+    try:
+        saved = await client.download(
+            result.job_id, download_dir, status=result.status, overwrite=overwrite
+        )
+    except FastwaitError as exc:
+        return JobReport(result, download_error=exc)
+    return JobReport(result, saved=(saved,))
+
+
+def _log_finished(report: JobReport) -> None:
+    result = report.result
+    log.info(
+        "%s job %s: %s%s",
+        result.provider,
+        result.job_id,
+        report.state,
+        f" ({report.reason})" if report.reason else "",
+        extra={
+            "event": "job_finished",
+            "provider": result.provider,
+            "job_id": result.job_id,
+            "state": report.state,
+            "source": result.source,
+        },
+    )

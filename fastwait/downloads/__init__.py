@@ -2,6 +2,18 @@
 
 from fastwait.downloads._archive import extract_zip
 from fastwait.downloads._atomic_file import AtomicFile
-from fastwait.downloads._names import filename_from_content_disposition, safe_filename
+from fastwait.downloads._directory import make_directory
+from fastwait.downloads._names import (
+    distinct_names,
+    filename_from_content_disposition,
+    safe_filename,
+)
 
-__all__ = ["AtomicFile", "extract_zip", "filename_from_content_disposition", "safe_filename"]
+__all__ = [
+    "AtomicFile",
+    "distinct_names",
+    "extract_zip",
+    "filename_from_content_disposition",
+    "make_directory",
+    "safe_filename",
+]

@@ -1,6 +1,7 @@
 """A file that is whole or absent: bytes land in a temporary file renamed into place on commit.
 
-A crash, a truncated body or a checksum mismatch leaves nothing under the final name.
+A crash, a truncated body or a checksum mismatch leaves nothing under the final name. Files are
+created with mode 0666 less the process umask, like any file the user's own tools create.
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -21,22 +23,27 @@ class AtomicFile:
     """A file that appears under its final name only when :meth:`commit` succeeds.
 
     Bytes go to a hidden temporary file beside the target; :meth:`commit` checks the optional
-    sha1, fsyncs, and renames. Leaving the context without commit removes the temporary file.
+    sha1, fsyncs, and moves it into place. An existing file of that name is replaced when
+    ``overwrite``; otherwise the first free name of ``alternatives`` (names in the same
+    folder) is taken, and with no alternatives it is a :class:`DownloadError`. Leaving the
+    context without commit removes the temporary file.
     """
 
-    def __init__(self, target: Path, *, overwrite: bool = False) -> None:
+    def __init__(
+        self, target: Path, *, overwrite: bool = False, alternatives: Iterable[str] = ()
+    ) -> None:
         self.target = target
         self._overwrite = overwrite
+        self._alternatives = alternatives
         self._sha1 = hashlib.sha1(usedforsecurity=False)
         self._size = 0
         self._file: IO[bytes] | None = None
         self._temp_path: Path | None = None
 
     def __enter__(self) -> AtomicFile:
-        if not self._overwrite and self.target.exists():
+        if not self._overwrite and not self._alternatives and self.target.exists():
             raise DownloadError(f"{self.target} exists (pass overwrite=True to replace it)")
-        fd, temp = tempfile.mkstemp(prefix=".fastwait-", suffix=".part", dir=self.target.parent)
-        self._temp_path = Path(temp)
+        fd, self._temp_path = _create_beside(self.target)
         self._file = os.fdopen(fd, "wb")
         return self
 
@@ -51,7 +58,10 @@ class AtomicFile:
         return self._size
 
     def commit(self, *, expected_sha1: str | None = None, expected_size: int | None = None) -> Path:
-        """Verify and move the bytes into place; raise (and keep nothing) on a mismatch."""
+        """Verify and move the bytes into place; raise (and keep nothing) on a mismatch.
+
+        Returns the path the file now has: ``target``, or the alternative it was given.
+        """
         assert self._file is not None
         assert self._temp_path is not None
         if expected_size is not None and expected_size != self._size:
@@ -68,14 +78,27 @@ class AtomicFile:
         self._file.close()
         if self._overwrite:
             os.replace(self._temp_path, self.target)
+            placed = self.target
         else:
-            try:
-                os.link(self._temp_path, self.target)
-            except FileExistsError:
-                raise DownloadError(f"{self.target} appeared while downloading") from None
+            placed = self._link_first_free()
             self._temp_path.unlink()
         self._temp_path = None
-        return self.target
+        return placed
+
+    def _link_first_free(self) -> Path:
+        """Hard-link the temporary file under the first name not taken (atomic, no clobber)."""
+        assert self._temp_path is not None
+        names = [self.target.name, *self._alternatives]
+        for name in dict.fromkeys(names):
+            candidate = self.target.with_name(name)
+            try:
+                os.link(self._temp_path, candidate)
+            except FileExistsError:
+                continue
+            return candidate
+        if len(names) == 1:
+            raise DownloadError(f"{self.target} appeared while downloading")
+        raise DownloadError(f"too many files named like {self.target.name} in {self.target.parent}")
 
     def __exit__(self, *exc_info: object) -> None:
         if self._file is not None and not self._file.closed:
@@ -84,3 +107,19 @@ class AtomicFile:
             with contextlib.suppress(FileNotFoundError):
                 self._temp_path.unlink()
             self._temp_path = None
+
+
+def _create_beside(target: Path) -> tuple[int, Path]:
+    """A new hidden file in ``target``'s folder, opened for writing.
+
+    Made with ``os.open(..., 0o666)`` rather than ``mkstemp`` (always 0600) so the umask decides
+    the mode, as for any file the user creates.
+    """
+    for _ in range(100):
+        path = target.with_name(f".fastwait-{secrets.token_hex(8)}.part")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        return fd, path
+    raise DownloadError(f"cannot create a temporary file in {target.parent}")

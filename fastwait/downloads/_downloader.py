@@ -2,8 +2,9 @@
 
 The client decides *which* job and *where*; this module does the transfer: the provider's
 download request, the file name (the status' ``output.fileName``, else Content-Disposition,
-reduced to one safe component), the bytes through an :class:`AtomicFile` (sha1-checked where
-the API publishes one), and the unpacking of a multi-output ZIP.
+reduced to one safe component, with the job id appended when another file has it), the bytes
+through an :class:`AtomicFile` (sha1-checked where the API publishes one), and the unpacking of
+a multi-output ZIP.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from fastwait._models import JobStatus
 from fastwait._transport import HttpTransport
 from fastwait.downloads._archive import extract_zip
 from fastwait.downloads._atomic_file import AtomicFile
-from fastwait.downloads._names import filename_from_content_disposition, safe_filename
+from fastwait.downloads._names import (
+    distinct_names,
+    filename_from_content_disposition,
+    safe_filename,
+)
 from fastwait.providers import Provider
 
 __all__ = ["is_output_archive", "save_output", "unpack_outputs"]
@@ -31,7 +36,11 @@ async def save_output(
     *,
     overwrite: bool,
 ) -> Path:
-    """Stream ``status``'s job output into ``directory``; return the file's path."""
+    """Stream ``status``'s job output into ``directory``; return the file's path.
+
+    A file of the same name is replaced when ``overwrite``; otherwise this output is saved as
+    ``stem-JOBID.ext`` (then ``stem-JOBID-2.ext``, ...), so no output is lost or clobbered.
+    """
     output = status.output
     request = provider.download_request(status.id, status)
     async with transport.open(request) as response:
@@ -39,7 +48,11 @@ async def save_output(
             response.headers.get("Content-Disposition")
         )
         name = safe_filename(suggested, safe_filename(f"{status.id}.out", "output"))
-        with AtomicFile(directory / name, overwrite=overwrite) as file:
+        with AtomicFile(
+            directory / name,
+            overwrite=overwrite,
+            alternatives=() if overwrite else distinct_names(name, status.id),
+        ) as file:
             async for chunk in response.content.iter_chunked(_CHUNK):
                 file.write(chunk)
             return file.commit(expected_sha1=output.sha1 if output else None)
@@ -53,9 +66,13 @@ def is_output_archive(status: JobStatus) -> bool:
     )
 
 
-async def unpack_outputs(archive: Path, directory: Path) -> list[Path]:
+async def unpack_outputs(
+    archive: Path, directory: Path, *, job_id: str, overwrite: bool
+) -> list[Path]:
     """Unpack ``archive`` into ``directory`` off the event loop, then remove it."""
     try:
-        return await asyncio.to_thread(extract_zip, archive, directory)
+        return await asyncio.to_thread(
+            extract_zip, archive, directory, tag=job_id, overwrite=overwrite
+        )
     finally:
         archive.unlink(missing_ok=True)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from email.message import Message
-from pathlib import Path
 
-from fastwait.exceptions import DownloadError
-
-__all__ = ["filename_from_content_disposition", "safe_filename", "unused_name"]
+__all__ = ["distinct_names", "filename_from_content_disposition", "safe_filename"]
 
 _MAX_NAME_BYTES = 200
 _RESERVED = frozenset({".", "..", ""})
@@ -56,15 +54,18 @@ def filename_from_content_disposition(header: str | None) -> str | None:
     return name or None
 
 
-def unused_name(directory: Path, name: str) -> str:
-    """``name``, or ``stem-2.ext``, ``stem-3.ext``, ... : the first not taken in ``directory``."""
-    if not (directory / name).exists():
-        return name
+def distinct_names(name: str, tag: str, *, limit: int = 1000) -> Iterator[str]:
+    """``name``, then ``stem-TAG.ext``, ``stem-TAG-2.ext``, ...: the names to try in turn.
+
+    Two jobs whose outputs share a name (two photos called ``photo.jpg``) must both be kept:
+    the second is saved under its job id (the ``tag``), and only a third collision on that
+    name falls back to a number. ``tag`` must be safe in a file name (job ids are).
+    """
+    yield name
     stem, dot, suffix = name.rpartition(".")
-    if not dot:
+    if not dot or not stem:
         stem, suffix = name, ""
-    for n in range(2, 10_000):
-        candidate = f"{stem}-{n}.{suffix}" if suffix else f"{stem}-{n}"
-        if not (directory / candidate).exists():
-            return candidate
-    raise DownloadError(f"too many files named like {name} in {directory}")
+    ext = f".{suffix}" if suffix else ""
+    yield f"{stem}-{tag}{ext}"
+    for n in range(2, limit):
+        yield f"{stem}-{tag}-{n}{ext}"

@@ -32,6 +32,7 @@ import attrs
 import backoff
 
 from fastwait._models import JobState, JobStatus
+from fastwait.events import PollFailed, PollSent, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError
 from fastwait.polling._learning import PollHistory
 from fastwait.polling._schedule import JobKnowledge, PollPolicy, next_poll_at
@@ -60,7 +61,7 @@ class PollStats:
 
 
 class _Tracked:
-    __slots__ = ("error_waits", "job_id", "knowledge", "refs", "seq", "stats")
+    __slots__ = ("error_waits", "job_id", "knowledge", "refs", "seq", "stats", "unfinished_at")
 
     def __init__(self, job_id: str, knowledge: JobKnowledge, stats: PollStats) -> None:
         self.job_id = job_id
@@ -69,6 +70,8 @@ class _Tracked:
         self.refs = 0
         self.seq = 0
         self.error_waits: Generator[float, None, None] | None = None
+        self.unfinished_at = knowledge.submitted_at
+        """When the job was last known unfinished: sent time of the last non-terminal poll."""
 
 
 class Poller:
@@ -115,6 +118,7 @@ class Poller:
         store = registry.store
         self._journal = store if isinstance(store, JobJournal) else None
         self._lease = store if isinstance(store, PollLease) else None
+        self._on_event = registry.on_event
         self._unlisten = registry.on_resolved(self._on_resolved)
 
     @property
@@ -314,8 +318,13 @@ class Poller:
                 self._schedule(tracked, self.now() + self.lease_seconds / 2)
                 return
             tracked.stats.polls += 1
+            sent_at = self.now()
+            if self._on_event is not None:
+                emit(self._on_event, PollSent(self._provider, tracked.job_id, tracked.stats.polls))
             status, retry_after = await self._fetch(tracked.job_id)
         except FastwaitError as error:
+            if self._on_event is not None:
+                emit(self._on_event, PollFailed(*key, error, error.transient))
             if not error.transient:
                 self._drop(tracked)
                 if self._journal is not None:
@@ -326,6 +335,8 @@ class Poller:
             return
         except Exception as error:  # a bug must not kill the scheduler: log, retry later
             log.exception("unexpected error polling %s job %s", *key)
+            if self._on_event is not None:
+                emit(self._on_event, PollFailed(*key, error, transient=True))
             self._retry_later(tracked, error)
             return
         now = self.now()
@@ -335,7 +346,7 @@ class Poller:
                 tracked.stats.first_terminal_at = now
                 self._learn_end(tracked.knowledge, now)
             try:
-                await self._registry.publish(status, source="poll")
+                await self._registry.publish(status, source="poll", lag=now - tracked.unfinished_at)
             except FastwaitError as error:
                 # The store could not take the result (e.g. Redis down): keep the job and
                 # poll it again, or its waiters would never hear of it.
@@ -345,6 +356,7 @@ class Poller:
                 return
             self._drop(tracked)
             return
+        tracked.unfinished_at = sent_at
         knowledge = tracked.knowledge.observed(
             now, status.progress_percent, queued=status.state is JobState.QUEUED
         )

@@ -19,20 +19,41 @@ Status codes:
 401    signature or timestamp not valid, or a forged callback token
 403    a genuine callback token, but the status is of another job than the token's
 404    unknown provider; ``/hooks/*`` without a verifier; ``/callbacks/*`` without tokens
+408    the body did not arrive within ``body_timeout`` seconds (the connection is closed)
 409    the same ``webhook-id`` is being applied right now (the sender retries later)
 413    body larger than ``max_body_bytes`` (refused before it is read)
 415    Content-Type is not ``application/json`` (a charset parameter must be UTF-8)
-503    the registry failed to store the result (the sender retries later)
+503    the registry failed to store the result, or (from :func:`serve`) ``max_connections``
+       are open already: the sender retries later
 =====  ==========================================================================================
+
+Slow clients are not kept: :func:`serve` closes a connection that has not sent a complete
+request head within ``header_timeout`` seconds (of opening, or of its previous response), and
+the app answers 408 to a body not received within ``body_timeout`` seconds.
 """
 
-from fastwait.receiver._app import RECEIVER_KEY, create_app, get_receiver, setup
+from fastwait.receiver._app import (
+    DEFAULT_BODY_TIMEOUT,
+    RECEIVER_KEY,
+    create_app,
+    get_receiver,
+    setup,
+)
 from fastwait.receiver._providers import receiving_providers
 from fastwait.receiver._receiver import Rejection, WebhookReceiver
-from fastwait.receiver._server import RedactingAccessLogger, serve, serve_until_stopped
+from fastwait.receiver._server import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    RedactingAccessLogger,
+    serve,
+    serve_until_stopped,
+)
 from fastwait.webhooks import CallbackBindings
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
     "RECEIVER_KEY",
     "CallbackBindings",
     "RedactingAccessLogger",

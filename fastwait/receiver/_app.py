@@ -15,27 +15,34 @@ tokens ``/callbacks/*`` is 404, so an unconfigured path looks like no path at al
 
 This module owns only HTTP: the Content-Type check and reading the body under a hard limit
 (the declared Content-Length first, then at most ``limit + 1`` bytes from the stream, so a lying
-or chunked sender cannot make it buffer more). What a body means is the receiver's business.
+or chunked sender cannot make it buffer more) and a deadline (``body_timeout`` seconds for the
+whole body, so a sender that trickles bytes or never ends its chunks gets 408 and is closed).
+What a body means is the receiver's business.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
+from fastwait.events import WebhookRefused, emit
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import Provider
 from fastwait.receiver._receiver import Rejection, WebhookReceiver
 from fastwait.registry import Registry
 from fastwait.webhooks import CallbackBindings, CallbackTokens, StandardWebhookVerifier
 
-__all__ = ["RECEIVER_KEY", "create_app", "get_receiver", "setup"]
+__all__ = ["DEFAULT_BODY_TIMEOUT", "RECEIVER_KEY", "create_app", "get_receiver", "setup"]
 
 RECEIVER_KEY: Final = web.AppKey("fastwait.receiver", WebhookReceiver)
+
+DEFAULT_BODY_TIMEOUT: Final = 30.0
+"""Seconds to receive a whole body: 1 MiB at 35 kB/s, far slower than any webhook sender."""
 
 _PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
 _UTF8: Final = frozenset({"utf-8", "utf8"})
@@ -55,6 +62,7 @@ def create_app(
     callback_tokens: CallbackTokens | None = None,
     bindings: CallbackBindings | None = None,
     max_body_bytes: int = 1 << 20,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     dedupe_capacity: int = 100_000,
 ) -> web.Application:
     """A new application serving the receiver at its root; see :func:`setup` for the arguments."""
@@ -67,6 +75,7 @@ def create_app(
         callback_tokens=callback_tokens,
         bindings=bindings,
         max_body_bytes=max_body_bytes,
+        body_timeout=body_timeout,
         dedupe_capacity=dedupe_capacity,
     )
     return app
@@ -81,6 +90,7 @@ def setup(
     callback_tokens: CallbackTokens | None = None,
     bindings: CallbackBindings | None = None,
     max_body_bytes: int = 1 << 20,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     dedupe_capacity: int = 100_000,
     prefix: str = "",
 ) -> WebhookReceiver:
@@ -88,14 +98,19 @@ def setup(
 
     ``verifier`` enables ``/hooks/{provider}``, ``callback_tokens`` enables
     ``/callbacks/{token}`` (at least one is required); ``bindings`` may be shared with the
-    client. ``max_body_bytes`` bounds a body; ``dedupe_capacity`` bounds the remembered
-    ``webhook-id`` values. Call it before the app starts, once per app. Raises
-    :class:`ConfigurationError` for bad arguments and :class:`RuntimeError` when called twice.
+    client. ``max_body_bytes`` bounds a body and ``body_timeout`` the seconds to receive it
+    (408 after that); ``dedupe_capacity`` bounds the remembered ``webhook-id`` values. Call
+    it before the app starts, once per app. Raises :class:`ConfigurationError` for bad
+    arguments and :class:`RuntimeError` when called twice.
     """
     if RECEIVER_KEY in app:
         raise RuntimeError("the fastwait receiver is already set up on this application")
     if not (isinstance(prefix, str) and _PREFIX.fullmatch(prefix)):
         raise ConfigurationError("prefix must be '' or a path like '/fastwait' (no trailing /)")
+    if isinstance(body_timeout, bool) or not (
+        isinstance(body_timeout, int | float) and 0 < body_timeout < float("inf")
+    ):
+        raise ConfigurationError("body_timeout must be a positive number of seconds")
     receiver = WebhookReceiver(
         registry,
         providers,
@@ -108,9 +123,13 @@ def setup(
     app[RECEIVER_KEY] = receiver
     app.router.add_get(f"{prefix}/healthz", _healthz)
     if receiver.accepts_signed:
-        app.router.add_post(f"{prefix}/hooks/{{provider}}", _signed_handler(receiver))
+        app.router.add_post(
+            f"{prefix}/hooks/{{provider}}", _signed_handler(receiver, float(body_timeout))
+        )
     if receiver.accepts_callbacks:
-        app.router.add_post(f"{prefix}/callbacks/{{token}}", _callback_handler(receiver))
+        app.router.add_post(
+            f"{prefix}/callbacks/{{token}}", _callback_handler(receiver, float(body_timeout))
+        )
     return receiver
 
 
@@ -135,29 +154,41 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def _signed_handler(receiver: WebhookReceiver) -> _Handler:
+def _signed_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
+    hook = receiver.registry.on_event
+
     async def receive_signed(request: web.Request) -> web.Response:
         try:
             provider = receiver.provider(request.match_info["provider"])
             _require_json(request)
-            body = await _read_body(request, receiver.max_body_bytes)
+            body = await _read_body(request, receiver.max_body_bytes, body_timeout)
             outcome = await receiver.accept_signed(provider, request.headers, body)
         except Rejection as rejection:
+            if hook is not None:
+                name = request.match_info["provider"]
+                served = name if name in receiver.providers else None
+                emit(hook, WebhookRefused(served, rejection.status, rejection.error))
             return _refuse(rejection)
         return _answer(outcome)
 
     return receive_signed
 
 
-def _callback_handler(receiver: WebhookReceiver) -> _Handler:
+def _callback_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
+    hook = receiver.registry.on_event
+
     async def receive_callback(request: web.Request) -> web.Response:
+        provider: Provider | None = None
         try:
             # The token is in the URL: check it before reading a byte of an anonymous body.
             claim, provider = receiver.claim(request.match_info["token"])
             _require_json(request)
-            body = await _read_body(request, receiver.max_body_bytes)
+            body = await _read_body(request, receiver.max_body_bytes, body_timeout)
             outcome = await receiver.accept_callback(claim, provider, body)
         except Rejection as rejection:
+            if hook is not None:
+                name = None if provider is None else provider.name
+                emit(hook, WebhookRefused(name, rejection.status, rejection.error))
             return _refuse(rejection)
         return _answer(outcome)
 
@@ -175,15 +206,23 @@ def _require_json(request: web.Request) -> None:
         raise Rejection(415, "unsupported_media_type")
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body if it is at most ``limit`` bytes; 413 as soon as it is known to be larger.
+async def _read_body(request: web.Request, limit: int, timeout: float) -> bytes:
+    """The whole body if it is at most ``limit`` bytes and arrives within ``timeout`` seconds.
 
-    Never holds more than ``limit + 1`` bytes. The unread rest is discarded by aiohttp.
+    413 as soon as it is known to be larger, 408 when the deadline passes first. Never holds
+    more than ``limit + 1`` bytes. The unread rest is discarded by aiohttp.
     """
     declared = request.content_length
     if declared is not None and declared > limit:
         raise Rejection(413, "body_too_large")
-    stream = request.content
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_limited(request.content, declared, limit)
+    except TimeoutError:
+        raise Rejection(408, "body_timeout") from None
+
+
+async def _read_limited(stream: StreamReader, declared: int | None, limit: int) -> bytes:
     chunk = await stream.read(limit + 1)
     if len(chunk) == declared:
         return chunk  # aiohttp's parser never passes on more than the declared length
@@ -207,6 +246,6 @@ def _answer(outcome: str) -> web.Response:
 
 def _refuse(rejection: Rejection) -> web.Response:
     response = web.json_response({"error": rejection.error}, status=rejection.status)
-    if rejection.status == 413:
+    if rejection.status in (408, 413):
         response.force_close()  # the rest of the body is not worth keeping the connection for
     return response

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final, NoReturn
 
 from fastwait._models import JobStatus
+from fastwait.events import WebhookAccepted, emit
 from fastwait.exceptions import BadResponseError, ConfigurationError, WebhookVerificationError
 from fastwait.providers import Provider
 from fastwait.receiver._deliveries import Delivery, RecentDeliveries
@@ -66,6 +68,7 @@ class WebhookReceiver:
     __slots__ = (
         "_bindings",
         "_deliveries",
+        "_on_event",
         "_providers",
         "_registry",
         "_tokens",
@@ -103,6 +106,7 @@ class WebhookReceiver:
         self._tokens = callback_tokens
         self._bindings = CallbackBindings() if bindings is None else bindings
         self._deliveries = RecentDeliveries(dedupe_capacity)
+        self._on_event = registry.on_event
         self.max_body_bytes = max_body_bytes
         """Largest body read, in bytes; a larger one is refused unread (413)."""
 
@@ -175,13 +179,16 @@ class WebhookReceiver:
         seen = self._deliveries.begin(key)
         if seen is Delivery.APPLIED:
             log.debug("%s webhook %s already applied", provider.name, msg_id)
+            if self._on_event is not None:
+                emit(self._on_event, WebhookAccepted(provider.name, None, duplicate=True))
             return "duplicate"
         if seen is Delivery.IN_FLIGHT:
             raise Rejection(409, "delivery_in_progress")
         applied = False
         try:
             status = self._parse(provider, body)
-            await self._publish(status, "webhook", msg_id)
+            lag = None if self._on_event is None else _stamp_age(headers)
+            await self._publish(status, "webhook", msg_id, lag)
             applied = True
         finally:
             self._deliveries.finish(key, applied=applied)
@@ -202,7 +209,7 @@ class WebhookReceiver:
         if not matches:
             log.info("refused a %s callback: its token is for another job", provider.name)
             raise Rejection(403, "job_mismatch")
-        await self._publish(status, "callback")
+        await self._publish(status, "callback", lag=None)
         return "accepted"
 
     def _parse(self, provider: Provider, body: bytes) -> JobStatus:
@@ -229,12 +236,16 @@ class WebhookReceiver:
             )
             raise Rejection(400, "invalid_status") from None
 
-    async def _publish(self, status: JobStatus, via: str, msg_id: str = "") -> None:
+    async def _publish(
+        self, status: JobStatus, via: str, msg_id: str = "", lag: float | None = None
+    ) -> None:
         try:
-            resolved = await self._registry.publish(status, source="webhook")
+            resolved = await self._registry.publish(status, source="webhook", lag=lag)
         except Exception:
             log.exception("publishing a %s status failed", status.provider)
             raise Rejection(503, "unavailable") from None
+        if self._on_event is not None:
+            emit(self._on_event, WebhookAccepted(status.provider, status.id, duplicate=False))
         if log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
             log.info(
                 "%s %s job %s is %s%s",
@@ -244,3 +255,9 @@ class WebhookReceiver:
                 status.state.name,
                 " (resolved)" if resolved else "",
             )
+
+
+def _stamp_age(headers: Mapping[str, str]) -> float | None:
+    """Seconds since the sender stamped a verified delivery (its ``webhook-timestamp``)."""
+    stamp = headers.get("webhook-timestamp")
+    return max(time.time() - int(stamp), 0.0) if stamp is not None and stamp.isdigit() else None

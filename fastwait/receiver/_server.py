@@ -7,6 +7,12 @@ the one bound.
 
 The access log never shows a callback token: ``/callbacks/{token}`` URLs are credentials, so
 the path is logged with the token replaced.
+
+Slow clients are not kept: a connection must send a complete request head within
+``header_timeout`` seconds of opening or of its previous response, at most ``max_connections``
+are open at once (the next ones get 503), and a request body the app did not read is drained for
+at most a second before the connection closes. The body's own deadline is the app's
+(``create_app(..., body_timeout=...)``), since an app mounted elsewhere needs it too.
 """
 
 from __future__ import annotations
@@ -22,11 +28,27 @@ from typing import Final
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-__all__ = ["RedactingAccessLogger", "serve", "serve_until_stopped"]
+from fastwait.exceptions import ConfigurationError
+from fastwait.receiver._connections import ConnectionLimit
+
+__all__ = [
+    "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "RedactingAccessLogger",
+    "serve",
+    "serve_until_stopped",
+]
 
 log = logging.getLogger("fastwait.receiver")
 
 _TOKEN_IN_PATH: Final = re.compile(r"/callbacks/[^/?#]+")
+
+DEFAULT_HEADER_TIMEOUT: Final = 15.0
+"""Seconds a connection may take to send a request head (and may stay idle between requests)."""
+DEFAULT_MAX_CONNECTIONS: Final = 512
+"""Connections served at once; well under the usual limit of 1,024 open files per process."""
+_LINGER: Final = 1.0
+"""Seconds an unread request body is drained after the answer, so the client can read it."""
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
@@ -53,25 +75,73 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
     shutdown_timeout: float = 10.0,
 ) -> AsyncIterator[str]:
     """Serve ``app`` on ``host``:``port`` and yield its base URL (``http://127.0.0.1:41234``).
 
-    Leaving the block stops accepting, gives requests in progress up to ``shutdown_timeout``
-    seconds, and runs the app's cleanup. Signals are the caller's business.
+    A connection that has not sent a complete request head ``header_timeout`` seconds after it
+    opened or after its previous response is closed; beyond ``max_connections`` open at once,
+    new ones are answered 503 and closed. Leaving the block stops accepting, gives requests in
+    progress up to ``shutdown_timeout`` seconds, and runs the app's cleanup. Signals are the
+    caller's business. Raises :class:`ConfigurationError` for a bad setting.
     """
+    if isinstance(header_timeout, bool) or not (
+        isinstance(header_timeout, int | float) and 0 < header_timeout < float("inf")
+    ):
+        raise ConfigurationError("header_timeout must be a positive number of seconds")
+    if isinstance(max_connections, bool) or not (
+        isinstance(max_connections, int) and max_connections >= 1
+    ):
+        raise ConfigurationError("max_connections must be a whole number, at least 1")
     runner = web.AppRunner(
         app,
         access_log_class=RedactingAccessLogger,
         shutdown_timeout=shutdown_timeout,
+        # aiohttp closes a connection that has no complete request this long after it opened
+        # or after its last response: that is the header timeout, and the idle timeout too.
+        keepalive_timeout=float(header_timeout),
+        lingering_time=_LINGER,
     )
     await runner.setup()
+    site: _LimitedSite | None = None
     try:
-        site = web.TCPSite(runner, host, port)
+        site = _LimitedSite(runner, host, port, max_connections)
         await site.start()
         yield _url(runner.addresses[0])
     finally:
         await runner.cleanup()
+        if site is not None:
+            site.close_refused()
+
+
+class _LimitedSite(web.BaseSite):
+    """aiohttp's TCP site, with the server's protocol factory behind a :class:`ConnectionLimit`."""
+
+    __slots__ = ("_host", "_limit", "_port")
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, max_connections: int) -> None:
+        super().__init__(runner)
+        self._host = host
+        self._port = port
+        server = runner.server
+        assert server is not None  # runner.setup() ran
+        self._limit = ConnectionLimit(server, max_connections)
+
+    @property
+    def name(self) -> str:
+        return _url((self._host, self._port))
+
+    async def start(self) -> None:
+        await super().start()
+        self._server = await asyncio.get_running_loop().create_server(
+            self._limit, self._host, self._port, backlog=self._backlog
+        )
+
+    def close_refused(self) -> None:
+        """Close the refused connections still lingering (the server closes the others)."""
+        self._limit.close()
 
 
 def _url(address: object) -> str:
@@ -83,12 +153,19 @@ def _url(address: object) -> str:
 
 
 async def serve_until_stopped(
-    app: web.Application, host: str, port: int, *, label: str = ""
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    label: str = "",
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, logging the URL bound (and ``label``) and the stop.
 
     The one loop the standalone receiver and ``fastwait receive`` both run: a service manager's
     SIGTERM ends it cleanly (requests in flight finish, the app's cleanup runs), exit status 0.
+    ``header_timeout`` and ``max_connections`` are :func:`serve`'s.
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,7 +173,9 @@ async def serve_until_stopped(
         with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
             loop.add_signal_handler(signum, stop.set)
     try:
-        async with serve(app, host, port) as url:
+        async with serve(
+            app, host, port, header_timeout=header_timeout, max_connections=max_connections
+        ) as url:
             log.info("receiving on %s%s", url, f" ({label})" if label else "")
             await stop.wait()
     finally:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from fastwait._models import JobStatus
+from fastwait.events import EventHook, JobResolved, StatusSeen, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError, WaitTimeout
 from fastwait.registry._memory import MemoryResultStore
 from fastwait.registry._store import JobKey, Resolution, ResultStore
@@ -63,7 +64,8 @@ class Registry:
     Where results are kept: ``store`` (any :class:`ResultStore`), or ``state="fastwait.db"``
     for a durable SQLite journal that survives restarts, or ``redis="redis://..."`` to share
     results and polling among replicas; by default in memory, ``result_ttl`` seconds and at
-    most ``max_results`` of them. Use it from one event loop; :meth:`aclose` it when done.
+    most ``max_results`` of them. ``on_event`` receives what this registry's sources do (see
+    :mod:`fastwait.events`). Use it from one event loop; :meth:`aclose` it when done.
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Registry:
         result_ttl: float = 600.0,
         max_results: int = 100_000,
         clock: Callable[[], float] = time.time,
+        on_event: EventHook | None = None,
     ) -> None:
         if sum(option is not None for option in (store, state, redis)) > 1:
             raise ConfigurationError("give at most one of store, state and redis")
@@ -92,6 +95,7 @@ class Registry:
             else MemoryResultStore(ttl=result_ttl, max_results=max_results)
         )
         self._clock = clock
+        self._on_event = on_event
         self._waiting: dict[JobKey, _Waiting] = {}
         self._subscribers: dict[JobKey | None, list[StatusCallback]] = {}
         self._resolved_listeners: list[ResolvedCallback] = []
@@ -100,6 +104,11 @@ class Registry:
     @property
     def store(self) -> ResultStore:
         return self._store
+
+    @property
+    def on_event(self) -> EventHook | None:
+        """The event hook the sources feeding this registry report to (None: no events)."""
+        return self._on_event
 
     # --- waiting --------------------------------------------------------------------------
     async def wait(self, key: JobKey, timeout: float | None = None) -> JobStatus:
@@ -149,13 +158,20 @@ class Registry:
         return await self._store.get(key)
 
     # --- publishing -----------------------------------------------------------------------
-    async def publish(self, status: JobStatus, *, source: str = "poll") -> bool:
+    async def publish(
+        self, status: JobStatus, *, source: str = "poll", lag: float | None = None
+    ) -> bool:
         """Record what a source learned; True when this call resolved the job.
 
         A non-terminal status only updates subscribers. A terminal one is stored unless the key
-        already has a result, and wakes every waiter.
+        already has a result, and wakes every waiter. ``lag`` is the source's bound on how long
+        the status waited to be seen, in seconds (reported in :class:`~fastwait.events.
+        JobResolved`).
         """
         key = (status.provider, status.id)
+        hook = self._on_event
+        if hook is not None:
+            emit(hook, StatusSeen(*key, status.state, status.progress_percent, source))
         if not status.is_terminal:
             waiting = self._waiting.get(key)
             if waiting is not None:
@@ -167,6 +183,8 @@ class Registry:
         stored = await self._store.put_first(key, resolution)
         if stored is resolution:
             self._notify(key, status)
+            if hook is not None:
+                emit(hook, JobResolved(*key, status.state, source, lag))
         else:
             if stored.status.state is not status.state:
                 log.warning(

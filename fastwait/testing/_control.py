@@ -13,6 +13,10 @@ Benchmarks start ``python -m fastwait.testing`` in a subprocess and cannot call
   "canceled"}, ...]}``
 - ``GET /_fake/clock`` -> ``{"now": ...}``, in the same clock as the job times
 - ``GET /_fake/stats`` -> ``{"requests", "webhooks_sent", "webhooks_dropped"}``
+- ``GET /_fake/faults`` -> the fault knobs ``{"error_rate", "rate_limit_rate", "drop_rate",
+  "truncate_rate", "delay", "retry_after", "pending"}``; ``PATCH /_fake/faults`` sets any of
+  the knobs and, with ``"fail_next": {"count"?, "status"?, "retry_after"?, "kind"?}``, queues
+  exact failures (all or nothing); ``DELETE /_fake/faults`` turns every fault off
 
 Bad input is 400 ``{"error": "..."}``. These requests are not counted in ``request_count``.
 """
@@ -26,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from fastwait.exceptions import ConfigurationError
+from fastwait.testing._faults import Faults
 from fastwait.testing._http import json_response
 from fastwait.testing._job_models import ProgressCurve
 from fastwait.testing._jobs import FakeJob
@@ -35,6 +40,7 @@ __all__ = ["PREFIX", "ControlApi"]
 
 PREFIX = "/_fake/"
 _MAX_BULK = 1_000_000
+_KNOBS = ("error_rate", "rate_limit_rate", "drop_rate", "truncate_rate", "delay", "retry_after")
 
 
 def _job_row(job: FakeJob) -> dict[str, Any]:
@@ -82,6 +88,9 @@ class ControlApi:
         app.router.add_get(f"{PREFIX}jobs", self._list)
         app.router.add_get(f"{PREFIX}clock", self._clock)
         app.router.add_get(f"{PREFIX}stats", self._stats)
+        app.router.add_get(f"{PREFIX}faults", self._faults)
+        app.router.add_patch(f"{PREFIX}faults", self._set_faults)
+        app.router.add_delete(f"{PREFIX}faults", self._clear_faults)
 
     async def _create(self, request: web.Request) -> web.Response:
         try:
@@ -143,3 +152,58 @@ class ControlApi:
                 "webhooks_dropped": dropped,
             }
         )
+
+    def _fault_state(self) -> dict[str, Any]:
+        faults = self._state.faults
+        return {**{knob: getattr(faults, knob) for knob in _KNOBS}, "pending": faults.pending}
+
+    async def _faults(self, request: web.Request) -> web.Response:
+        return json_response(self._fault_state())
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        faults = self._state.faults
+        try:
+            body = json.loads(await request.read())
+            if not isinstance(body, dict):
+                raise ConfigurationError("the body must be a JSON object")
+            unknown = set(body) - {*_KNOBS, "fail_next"}
+            if unknown:
+                raise ConfigurationError(f"unknown fault settings: {', '.join(sorted(unknown))}")
+            knobs = {knob: getattr(faults, knob) for knob in _KNOBS}
+            for knob in _KNOBS:
+                value = _optional(body, knob, int, float)
+                if value is not None:
+                    knobs[knob] = float(value)
+            Faults(**knobs)  # every value checked before any is applied
+            fail_next = body.get("fail_next")
+            if fail_next is not None:
+                queued = _fail_next_arguments(fail_next)
+                Faults().fail_next(**queued)  # checked the same way
+        except (ValueError, ConfigurationError) as exc:
+            return json_response({"error": str(exc)}, 400)
+        for knob, value in knobs.items():
+            setattr(faults, knob, value)
+        if fail_next is not None:
+            faults.fail_next(**queued)
+        return json_response(self._fault_state())
+
+    async def _clear_faults(self, request: web.Request) -> web.Response:
+        self._state.faults.clear()
+        return json_response(self._fault_state())
+
+
+def _fail_next_arguments(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigurationError("fail_next must be an object")
+    unknown = set(value) - {"count", "status", "retry_after", "kind"}
+    if unknown:
+        raise ConfigurationError(f"unknown fail_next settings: {', '.join(sorted(unknown))}")
+    arguments: dict[str, Any] = {}
+    for key, kinds in (("count", (int,)), ("status", (int,)), ("retry_after", (int, float))):
+        found = _optional(value, key, *kinds)
+        if found is not None:
+            arguments[key] = found
+    kind = _optional(value, "kind", str)
+    if kind is not None:
+        arguments["kind"] = kind
+    return arguments

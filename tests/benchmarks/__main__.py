@@ -1,4 +1,4 @@
-"""``python -m tests.benchmarks [polling|scale|receiver|all]``: print the figures, exit 1 on a miss.
+"""``python -m tests.benchmarks [polling|scale|receiver|events|all]``: figures; exit 1 on a miss.
 
 Every fake or client subprocess is terminated on the way out, including on Ctrl-C and
 SIGTERM (turned into ``SystemExit`` so that the ``finally`` blocks run).
@@ -20,7 +20,7 @@ import attrs
 
 from fastwait import PollPolicy
 
-from . import bench_polling, bench_receiver, bench_scale
+from . import bench_events, bench_polling, bench_receiver, bench_scale
 from ._harness import ScenarioReport
 
 __all__ = ["main"]
@@ -42,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         description="fastwait's poller against hand-written polling loops, on the fake provider.",
     )
     add = parser.add_argument
-    add("which", nargs="?", choices=("polling", "scale", "receiver", "redis", "all"), default="all")
+    add(
+        "which",
+        nargs="?",
+        choices=("polling", "scale", "receiver", "events", "redis", "all"),
+        default="all",
+    )
     add("--json", metavar="PATH", help="also write the figures to PATH")
     add("--jobs", type=int, default=300, help="jobs per strategy in polling (default 300)")
     add("--scale-jobs", type=int, default=10_000, help="jobs in scale (default 10000)")
@@ -101,6 +106,10 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         reports.append(report)
     if args.which in ("receiver", "all"):
         report = await bench_receiver.run(bench_receiver.ReceiverOptions(seed=seed + 3))
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    if args.which in ("events", "all"):
+        report = await bench_events.run(bench_events.EventsOptions())
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     if args.which == "redis":  # needs a Redis server, so not part of "all"

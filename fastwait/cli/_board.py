@@ -1,0 +1,163 @@
+"""What the live view knows of each awaited job: its state, percent and how long it has taken.
+
+Pure bookkeeping fed by the poller's statuses and the jobs' ends; the live view (``_live.py``)
+draws it, so it is tested without a terminal. Counts are kept as events arrive, so a redraw
+costs the rows shown, not the size of the batch.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import attrs
+
+from fastwait._models import JobStatus
+from fastwait.cli._outcome import JobReport
+
+__all__ = ["WAITING", "BoardRow", "JobBoard", "distinguishing_ids", "format_elapsed"]
+
+WAITING = "WAITING"
+"""The state shown before any status of the job was seen."""
+
+
+@attrs.define
+class BoardRow:
+    """One job on the board."""
+
+    provider: str
+    job_id: str
+    state: str = WAITING
+    percent: float | None = None
+    ended_after: float | None = None  # seconds from the board's start, once the job ended
+    report: JobReport | None = None
+
+
+class JobBoard:
+    """Every awaited job in the order it was added, and the counts the header shows."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.started = clock()
+        self._rows: dict[tuple[str, str], BoardRow] = {}
+        self._active: dict[tuple[str, str], BoardRow] = {}
+        self.active_states: collections.Counter[str] = collections.Counter()
+        self.ended_states: collections.Counter[str] = collections.Counter()
+        self.download_failures = 0
+        self.providers: list[str] = []
+        self._short_ids: dict[str, str] = {}
+
+    def add(self, provider: str, job_ids: Iterable[str]) -> None:
+        """Put jobs on the board (WAITING until their first status)."""
+        if provider not in self.providers:
+            self.providers.append(provider)
+        for job_id in job_ids:
+            key = (provider, job_id)
+            if key in self._rows:
+                continue
+            row = BoardRow(provider, job_id)
+            self._rows[key] = self._active[key] = row
+            self.active_states[WAITING] += 1
+        self._short_ids = distinguishing_ids(job_id for _, job_id in self._rows)
+
+    def progress(self, status: JobStatus) -> None:
+        """A non-terminal status seen by the poller: the job's state and percent."""
+        row = self._active.get((status.provider, status.id))
+        if row is None:
+            return
+        self._move(row, status.state.name)
+        if status.progress_percent is not None:
+            row.percent = status.progress_percent
+
+    def finished(self, report: JobReport) -> None:
+        """The job ended (or its wait did): freeze its row."""
+        key = (report.result.provider, report.result.job_id)
+        row = self._active.pop(key, None)
+        if row is None:
+            return
+        self.active_states[row.state] -= 1
+        row.state = report.state
+        if report.result.succeeded and row.percent is not None:
+            row.percent = 100.0
+        row.report = report
+        row.ended_after = self.now()
+        self.ended_states[row.state] += 1
+        self.download_failures += report.download_error is not None
+
+    def _move(self, row: BoardRow, state: str) -> None:
+        if row.state != state:
+            self.active_states[row.state] -= 1
+            self.active_states[state] += 1
+            row.state = state
+
+    def now(self) -> float:
+        """Seconds since the board started."""
+        return self._clock() - self.started
+
+    def elapsed(self, row: BoardRow) -> float:
+        return row.ended_after if row.ended_after is not None else self.now()
+
+    @property
+    def total(self) -> int:
+        return len(self._rows)
+
+    @property
+    def ended(self) -> int:
+        return len(self._rows) - len(self._active)
+
+    def rows(self) -> Iterator[BoardRow]:
+        """Every job, in the order added."""
+        return iter(self._rows.values())
+
+    def active_rows(self) -> Iterator[BoardRow]:
+        """The jobs still awaited, in the order added."""
+        return iter(self._active.values())
+
+    def short_id(self, job_id: str) -> str:
+        """The part of ``job_id`` that tells it from the board's other ids (see
+        :func:`distinguishing_ids`)."""
+        return self._short_ids.get(job_id, job_id)
+
+    @property
+    def longest_id(self) -> int:
+        return max((len(job_id) for _, job_id in self._rows), default=0)
+
+
+def distinguishing_ids(job_ids: Iterable[str], *, at_least: int = 8) -> dict[str, str]:
+    """For each id, its shortest tail (``at_least`` characters or more) that no other id ends
+    with, behind an ellipsis; ids no longer than that are shown whole.
+
+    tools.fast and compressor.app ids are GUIDv7: their first characters are a timestamp that a
+    batch shares, their last ones random, so the tail is what tells jobs apart. One length for
+    the whole batch keeps the column aligned.
+    """
+    ids = sorted(set(job_ids), key=lambda job_id: job_id[::-1])
+    length = at_least
+    for before, after in itertools.pairwise(ids):
+        length = max(length, _shared_tail(before, after) + 1)
+    return {
+        job_id: job_id if len(job_id) <= length + 1 else f"…{job_id[-length:]}" for job_id in ids
+    }
+
+
+def _shared_tail(a: str, b: str) -> int:
+    """How many last characters ``a`` and ``b`` have in common."""
+    shared = 0
+    for x, y in zip(reversed(a), reversed(b), strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
+
+
+def format_elapsed(seconds: float) -> str:
+    """``4.2s``, ``1m05s``, ``2h03m``: short enough for a column."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
