@@ -278,3 +278,8 @@ async def test_the_standalone_fake_serves_the_model_its_flags_describe(
     assert all(0 < d <= 40 for d in durations)
     queued = [row["started_at"] - row["submitted_at"] for row in rows]
     assert all(q > 0 for q in queued)
+
+
+@pytest.mark.fastwait_fake(job_model=JobModel(durations=5.0, queue_share=0.5))
+async def test_the_pytest_marker_takes_a_job_model(fastwait_fake: FakeProvider) -> None:
+    assert fastwait_fake.job_model == JobModel(durations=5.0, queue_share=0.5)

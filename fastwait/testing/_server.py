@@ -139,7 +139,9 @@ class FakeProvider:
         self._closed = False
 
     def __repr__(self) -> str:
-        where = self._state.url or ("closed" if self._closed else "not started")
+        state = getattr(self, "_state", None)  # None: the constructor refused its arguments
+        closed = getattr(self, "_closed", False)
+        where = (state.url if state else "") or ("closed" if closed else "not started")
         return f"<FakeProvider {where}>"
 
     # -- lifecycle ------------------------------------------------------------------------
