@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ManualClock
 
-from fastwait import Client, PollPolicy
-from fastwait.polling import Experience, PollHistory
+from fastwait import Client, JobState, JobStatus, PollPolicy, Registry
+from fastwait.polling import Experience, Poller, PollHistory
 from fastwait.polling._learning import size_band
 from fastwait.providers import CompressorApp
 from fastwait.testing import FakeProvider
@@ -143,3 +144,20 @@ async def test_a_client_polls_jobs_like_those_it_saw_end_with_fewer_requests() -
         cold = sum(fake.job("compressorapp", job_id).requests for job_id in first)
         warm = sum(fake.job("compressorapp", job_id).requests for job_id in later)
     assert warm < 0.7 * cold
+
+
+async def test_a_poller_learns_the_duration_of_a_job_a_webhook_resolved() -> None:
+    clock = ManualClock(100.0)
+
+    async def never_polled(job_id: str) -> tuple[JobStatus, float | None]:
+        raise AssertionError(f"{job_id} was polled")
+
+    registry = Registry()
+    async with Poller(
+        "compress", never_polled, registry, reports_progress=True, clock=clock
+    ) as poller:
+        poller.track("job-1", submitted_at=93.0)
+        status = JobStatus(id="job-1", provider="compress", state=JobState.SUCCEEDED)
+        await registry.publish(status, source="webhook")
+    assert poller.history.experience().durations == (7.0,)
+    assert not poller.is_tracked("job-1")
