@@ -404,26 +404,47 @@ class Client:
             return None
         return _Submission(now - max(time.time() - created, 0.0), queue_estimate=None)
 
-    async def resume(self) -> list[str]:
+    async def resume(self, *, unreported: bool = False) -> list[str]:
         """The ids of this provider's jobs a durable registry journaled without a result.
 
         After a restart, ``await`` them (``wait``, ``as_completed``) to continue polling where
         the crashed process stopped; jobs whose result was stored before the crash are not
         among them and are never fetched again. Empty for a registry that keeps no journal.
+
+        With ``unreported=True``, also the jobs whose result was stored but never passed to
+        :meth:`mark_reported`: awaiting those returns the stored result at once, without a
+        request. Report each result, then mark it, and a crash anywhere in between costs a
+        result reported twice, never one lost.
         """
         _, poller = self._open()
         store = self._registry.store
         if not isinstance(store, JobJournal):
             return []
+        name = self._provider.name
         ids: list[str] = []
-        for job in await store.unresolved_jobs(self._provider.name):
-            if await self._registry.resolution((self._provider.name, job.job_id)) is not None:
+        jobs = await (store.unreported_jobs(name) if unreported else store.unresolved_jobs(name))
+        for job in jobs:
+            if job.resolved:
+                ids.append(job.job_id)
+                continue
+            if not unreported and await self._registry.resolution((name, job.job_id)):
                 continue
             if job.submitted_at is not None:
                 submitted_at = poller.clock_time(job.submitted_at)
                 self._remember(job.job_id, _Submission(submitted_at, queue_estimate=None))
             ids.append(job.job_id)
         return ids
+
+    def mark_reported(self, job_id: str) -> None:
+        """Note that ``job_id``'s result was passed on, so :meth:`resume` stops offering it.
+
+        Call it after the result is safely out (printed and flushed, written, acknowledged).
+        Queued, not awaited: a crash before the mark is written repeats the report. Does
+        nothing for a registry that keeps no journal.
+        """
+        store = self._registry.store
+        if isinstance(store, JobJournal):
+            store.job_reported((self._provider.name, job_id))
 
     def track(self, job_id: str) -> Callable[[], None]:
         """Start polling ``job_id`` without waiting; results go to the registry.

@@ -234,17 +234,32 @@ class JobCanceled(JobError):
 class WaitTimeout(JobError, TimeoutError):
     """The caller's deadline passed before the job reached a terminal state.
 
-    The job itself may still finish; ``last_status`` is the newest non-terminal status seen, if any.
+    The job itself may still finish; ``last_status`` is the newest non-terminal status seen, if
+    any. ``last_error`` is what last went wrong while trying to learn the job's status (the API
+    or the store could not be reached, an error answer) when nothing was learned since; it is
+    also the exception's ``__cause__``.
     """
 
     def __init__(
-        self, provider: str, job_id: str, timeout: float, last_status: JobStatus | None = None
+        self,
+        provider: str,
+        job_id: str,
+        timeout: float,
+        last_status: JobStatus | None = None,
+        last_error: FastwaitError | None = None,
     ) -> None:
         self.provider = provider
         self.job_id = job_id
         self.timeout = timeout
         self.last_status = last_status
-        super().__init__(f"{provider} job {job_id} did not finish within {timeout:g} s")
+        self.last_error = last_error
+        message = f"{provider} job {job_id} did not finish within {timeout:g} s"
+        if last_error is not None:
+            message += f"; last error: {type(last_error).__name__}: {last_error}"
+        super().__init__(message)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.provider, self.job_id, self.timeout, self.last_status))
+        return (
+            type(self),
+            (self.provider, self.job_id, self.timeout, self.last_status, self.last_error),
+        )

@@ -343,3 +343,28 @@ async def test_webhook_is_posted_once_at_terminal_time_and_signed(
         assert json.loads(body) == status
         Webhook(SECRET).verify(body, headers)
         assert fake.webhook_deliveries == [("compress", job_id, url, 204)]
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("compress", "/compress/job/{}"),
+        ("compressorapp", "/1.0/jobs/{}"),
+        ("media", "/api/media/jobs/{}"),
+    ],
+)
+async def test_terminal_fields_are_laid_over_the_status_once_the_job_ended(
+    http: aiohttp.ClientSession, clock: ManualClock, name: str, path: str
+) -> None:
+    headers = {**TOOLS_FAST_AUTH, "Authorization": "Bearer test-key"}
+    async with FakeProvider(clock=clock, durations=1.0) as fake:
+        job_id = fake.create_job(name, terminal_fields={"odd": float("inf"), "status": "x"})
+        url = fake.url + path.format(job_id)
+        _, running = await get_json(http, url, headers=headers)
+        clock.advance(2.0)
+        async with http.get(url, headers=headers) as response:
+            ended = json.loads(await response.read())
+    assert "odd" not in running
+    assert running["status"] != "x"
+    assert ended["odd"] == float("inf")
+    assert ended["status"] == "x"

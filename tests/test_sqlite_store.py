@@ -218,3 +218,47 @@ async def test_an_unreadable_stored_result_is_ignored_and_replaced(tmp_path: Pat
             JobState.FAILED
         )
         assert await store.get(KEY) == resolution(JobState.FAILED)
+
+
+async def test_unreported_jobs_are_the_unresolved_and_the_resolved_never_reported(
+    tmp_path: Path,
+) -> None:
+    async with SQLiteResultStore(tmp_path / "state.db") as store:
+        for job_id in ("waiting", "stored", "reported", "reported-early"):
+            store.job_tracked(("compress", job_id), submitted_at=100.0, webhook_expected=False)
+        for job_id in ("stored", "reported"):
+            await store.put_first(("compress", job_id), resolution(job_id=job_id))
+        store.job_reported(("compress", "reported"))
+        store.job_reported(("compress", "reported-early"))  # a timeout line: not a result
+
+        jobs = await store.unreported_jobs("compress")
+        unresolved = await store.unresolved_jobs("compress")
+
+    assert {(job.job_id, job.resolved) for job in jobs} == {
+        ("waiting", False),
+        ("stored", True),
+        ("reported-early", False),
+    }
+    assert {job.job_id for job in unresolved} == {"waiting", "reported-early"}
+
+
+async def test_a_version_1_file_is_upgraded_with_its_old_results_counted_as_reported(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "CREATE TABLE jobs (provider TEXT NOT NULL, job_id TEXT NOT NULL, submitted_at REAL,"
+        " next_poll_at REAL, last_state TEXT, webhook_expected INTEGER NOT NULL DEFAULT 0,"
+        " resolved_at REAL, PRIMARY KEY (provider, job_id)) WITHOUT ROWID;"
+        "INSERT INTO jobs VALUES ('compress', 'old-done', 1.0, NULL, NULL, 0, 5.0);"
+        "INSERT INTO jobs VALUES ('compress', 'old-waiting', 2.0, NULL, 'RUNNING', 0, NULL);"
+        "PRAGMA user_version=1;"
+    )
+    connection.close()
+    async with SQLiteResultStore(path) as store:
+        jobs = await store.unreported_jobs("compress")
+    assert [(job.job_id, job.last_state) for job in jobs] == [("old-waiting", JobState.RUNNING)]
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+    connection.close()

@@ -32,8 +32,15 @@ def _error_object(result: JobResult) -> dict[str, object] | None:
         timeout: dict[str, object] = {"code": "timeout", "detail": str(error)}
         if error.last_status is not None:
             timeout["last_state"] = error.last_status.state.name
+        timeout["last_error"] = _last_error(error)
         return timeout
     return {"code": type(error).__name__, "detail": str(error)}
+
+
+def _last_error(timeout: WaitTimeout) -> str | None:
+    """What kept the poller from learning the job's state, if anything did."""
+    error = timeout.last_error
+    return None if error is None else f"{type(error).__name__}: {error}"
 
 
 def _download_error_object(error: FastwaitError) -> dict[str, object]:

@@ -103,7 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="journal jobs and results in this SQLite file; with no ids, resume its jobs",
     )
-    where.add_argument("--redis", metavar="URL", help="share results and polling via Redis")
+    where.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share results and polling via Redis (default: the FASTWAIT_REDIS_URL variable,"
+        " which keeps a password out of the process list)",
+    )
     wait.add_argument(
         "--listen",
         type=_host_port,
@@ -184,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
         jsonl=args.jsonl,
         job_ids=job_ids,
         state=args.state,
-        redis=args.redis,
+        redis=args.redis or (None if args.state else os.environ.get("FASTWAIT_REDIS_URL")),
         listen=args.listen,
         webhook_secret=args.webhook_secret,
         overwrite=args.overwrite,

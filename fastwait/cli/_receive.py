@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--redis",
         metavar="URL",
-        help="publish into this Redis (a webhook ingress apart from the waiting workers)",
+        default=os.environ.get("FASTWAIT_REDIS_URL") or None,
+        help="publish into this Redis (a webhook ingress apart from the waiting workers;"
+        " env FASTWAIT_REDIS_URL)",
     )
     parser.add_argument(
         "--header-timeout",

@@ -79,7 +79,7 @@ async def run_wait(options: WaitOptions) -> int:
     download_dir = make_directory(options.download) if options.download else None
     if options.listen is not None and not options.webhook_secret:
         raise ConfigurationError("--listen needs --webhook-secret (or FASTWAIT_WEBHOOK_SECRET)")
-    registry = Registry(state=options.state, redis=options.redis)
+    registry = _registry(options)
     display = open_display(sys.stderr, live=not options.jsonl)
     async with registry, contextlib.AsyncExitStack() as stack:
         callback_url = None
@@ -100,6 +100,17 @@ async def run_wait(options: WaitOptions) -> int:
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
         print(summary_table(reports, every_job=every_job, width=width), flush=True)
     return exit_status(reports)
+
+
+_STATE_RESULT_TTL = 7 * 24 * 3600.0
+"""Seconds a ``--state`` file keeps results: a run resumed within a week reprints what it
+never printed, and awaiting a job again within a week costs no request."""
+
+
+def _registry(options: WaitOptions) -> Registry:
+    if options.state is not None:
+        return Registry(state=options.state, result_ttl=_STATE_RESULT_TTL)
+    return Registry(redis=options.redis)
 
 
 @contextlib.asynccontextmanager
@@ -166,10 +177,11 @@ async def _wait_all(
         webhook_secret=options.webhook_secret if callback_url else None,
         callback_bindings=bindings,
     ) as client:
-        job_ids = list(dict.fromkeys([*options.job_ids, *await client.resume()]))
+        job_ids = list(dict.fromkeys([*options.job_ids, *await client.resume(unreported=True)]))
         if not job_ids:
             display.message(
-                f"fastwait: nothing to wait for: {options.state} holds no unresolved jobs"
+                f"fastwait: nothing to wait for: {options.state}"
+                " holds no unresolved or unreported jobs"
             )
             return None
         display.add(provider.name, job_ids)
@@ -187,8 +199,16 @@ async def _wait_all(
                         flush=True,
                     )
                 display.finished(report)
+                _mark_reported(client, result)
                 _log_finished(report)
     return reports
+
+
+def _mark_reported(client: Client, result: JobResult) -> None:
+    """Journal that the job's end is out (downloaded, then printed and flushed): a run
+    resumed after a crash reports what was not, and only that (at-least-once output)."""
+    if result.status is not None:
+        client.mark_reported(result.job_id)
 
 
 async def _finish(

@@ -8,7 +8,10 @@ the earliest due time, then starts a status request for every due job, at most
 * a terminal status is published to the registry and the job is dropped;
 * a non-terminal one is published as progress and the job rescheduled (``Retry-After`` honored);
 * a transient error (timeout, reset, 429, 5xx, truncated body) reschedules with the ``backoff``
-  library's exponential wait generator and full jitter; a job is never failed for one;
+  library's exponential wait generator and full jitter; a job is never failed for one, but it
+  is recorded for the job's waiters (``WaitTimeout.last_error``), and when every poll has
+  failed for a second (the API or the result store cannot be reached) it is said on the log at
+  WARNING, then at most every 30 s while it lasts;
 * a permanent error (401, 403, 404, ...) fails the job's waiters with the typed error at once;
 * a job resolved by any other source (a webhook) is dropped before its next poll.
 
@@ -32,9 +35,11 @@ import attrs
 import backoff
 
 from fastwait._models import JobState, JobStatus
+from fastwait._notices import RateLimitedNotice
 from fastwait.events import PollFailed, PollSent, emit
-from fastwait.exceptions import ConfigurationError, FastwaitError
+from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.polling._learning import PollHistory
+from fastwait.polling._outage import Outage
 from fastwait.polling._schedule import JobKnowledge, PollPolicy, next_poll_at
 from fastwait.registry._registry import Registry
 from fastwait.registry._store import JobJournal, JobKey, PollLease, Resolution
@@ -120,6 +125,10 @@ class Poller:
         self._lease = store if isinstance(store, PollLease) else None
         self._on_event = registry.on_event
         self._unlisten = registry.on_resolved(self._on_resolved)
+        self._api_outage = Outage()
+        self._api_notice = RateLimitedNotice(log)
+        self._store_outage = Outage()
+        self._store_notice = RateLimitedNotice(log)
 
     @property
     def policy(self) -> PollPolicy:
@@ -304,11 +313,15 @@ class Poller:
         assert self._slots is not None
         try:
             await self._poll_once(tracked)
+        except Exception as error:  # nobody awaits this task: a failure must not end it unsaid
+            log.exception("unexpected error polling %s job %s", self._provider, tracked.job_id)
+            self._retry_later(tracked, error)
         finally:
             self._slots.release()
 
     async def _poll_once(self, tracked: _Tracked) -> None:
         key = (self._provider, tracked.job_id)
+        fetching = False
         try:
             if self._lease is not None and not await self._lease.acquire_poll_lease(
                 key, self.lease_seconds
@@ -317,6 +330,7 @@ class Poller:
                 # Look again before its lease could lapse unrenewed.
                 self._schedule(tracked, self.now() + self.lease_seconds / 2)
                 return
+            fetching = True
             tracked.stats.polls += 1
             sent_at = self.now()
             if self._on_event is not None:
@@ -331,6 +345,10 @@ class Poller:
                     self._journal.job_abandoned(key)
                 self._registry.fail(key, error)
                 return
+            self._registry.record_error(key, error)
+            if fetching:
+                self._store_answered()
+            self._failing(error, fetching=fetching)
             self._retry_later(tracked, error)
             return
         except Exception as error:  # a bug must not kill the scheduler: log, retry later
@@ -340,6 +358,9 @@ class Poller:
             self._retry_later(tracked, error)
             return
         now = self.now()
+        self._store_answered()
+        if self._api_outage.succeeded():
+            self._api_notice.over("the %s API answers again", self._provider)
         tracked.error_waits = None
         if status.is_terminal:
             if tracked.stats.first_terminal_at is None:
@@ -348,12 +369,15 @@ class Poller:
             try:
                 await self._registry.publish(status, source="poll", lag=now - tracked.unfinished_at)
             except FastwaitError as error:
-                # The store could not take the result (e.g. Redis down): keep the job and
-                # poll it again, or its waiters would never hear of it.
-                if not error.transient:
-                    raise
-                self._retry_later(tracked, error)
-                return
+                if error.transient:
+                    # The store could not take the result (e.g. Redis down): keep the job and
+                    # poll it again, or its waiters would never hear of it.
+                    self._retry_later(tracked, error)
+                    return
+                # It never will (disk full, a value it cannot encode): the waiters still get it.
+                await self._registry.resolve_in_memory(
+                    status, error, source="poll", lag=now - tracked.unfinished_at
+                )
             self._drop(tracked)
             return
         tracked.unfinished_at = sent_at
@@ -386,6 +410,36 @@ class Poller:
             readings=knowledge.observations,
             input_bytes=knowledge.input_bytes,
         )
+
+    def _failing(self, error: FastwaitError, *, fetching: bool) -> None:
+        """Say an outage of the API (``fetching``) or of the result store, rate-limited."""
+        outage, notice = (
+            (self._api_outage, self._api_notice)
+            if fetching
+            else (self._store_outage, self._store_notice)
+        )
+        lasted = outage.failed(self.now())
+        if lasted is None:
+            return
+        if not fetching:
+            what = "cannot reach the result store"
+        elif isinstance(error, TransportError):
+            what = f"cannot reach the {self._provider} API"
+        else:
+            what = f"every poll of the {self._provider} API fails"
+        waiting = len(self)
+        notice.say(
+            "%s (for %.0f s, %d job%s waiting): %s",
+            what,
+            lasted,
+            waiting,
+            "" if waiting == 1 else "s",
+            error,
+        )
+
+    def _store_answered(self) -> None:
+        if self._store_outage.succeeded():
+            self._store_notice.over("the result store answers again")
 
     def _retry_later(self, tracked: _Tracked, error: BaseException) -> None:
         tracked.stats.transient_errors += 1

@@ -37,7 +37,7 @@ from fastwait.exceptions import (
 )
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._converter import structure
-from fastwait.providers._errors import api_error, decode_json
+from fastwait.providers._errors import api_error, decode_json, redact
 from fastwait.providers._urls import require_base_url, resolve_download_url, same_origin
 from fastwait.providers._validation import payload_job_id, require_job_id, require_secret
 from fastwait.providers._wire import CompressorAppErrorResponse, CompressorAppJob
@@ -151,7 +151,7 @@ class CompressorApp(Provider):
             else OutputInfo(
                 file_name=out.name, content_type=out.mime, size=out.size, sha1=out.sha1
             ),
-            error_detail=wire.message if state is JobState.FAILED else None,
+            error_detail=redact(wire.message, self._secrets) if state is JobState.FAILED else None,
             download_url=download_url,
             raw=payload,
         )

@@ -35,7 +35,7 @@ from fastwait.exceptions import (
 )
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._converter import structure
-from fastwait.providers._errors import api_error, decode_json
+from fastwait.providers._errors import api_error, decode_json, redact
 from fastwait.providers._urls import (
     require_base_url,
     require_http_url,
@@ -163,8 +163,8 @@ class MediaJobs(Provider):
                 content_type=result.content_type,
                 size=result.output_bytes,
             ),
-            error_code=wire.error.code if wire.error else None,
-            error_detail=wire.error.message if wire.error else None,
+            error_code=redact(wire.error.code, self._secrets) if wire.error else None,
+            error_detail=redact(wire.error.message, self._secrets) if wire.error else None,
             download_url=download_url,
             raw=payload,
         )

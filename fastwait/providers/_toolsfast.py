@@ -31,7 +31,7 @@ from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, Queue
 from fastwait.exceptions import ApiError, BadResponseError, ConfigurationError
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._converter import structure
-from fastwait.providers._errors import api_error, decode_json
+from fastwait.providers._errors import api_error, decode_json, redact
 from fastwait.providers._urls import require_base_url, require_http_url, same_origin
 from fastwait.providers._validation import job_state, payload_job_id, require_job_id, require_secret
 from fastwait.providers._wire import (
@@ -185,8 +185,9 @@ class _ToolsFastJobs(Provider):
                 content_type=output.content_type,
                 file_count=output.file_count,
             ),
-            error_code=wire.error.code if wire.error else None,
-            error_detail=wire.error.detail if wire.error else None,
+            # Servers echo keys back in error text; no output may carry one.
+            error_code=redact(wire.error.code, [self._api_key]) if wire.error else None,
+            error_detail=redact(wire.error.detail, [self._api_key]) if wire.error else None,
             raw=payload,
         )
 

@@ -24,8 +24,10 @@ line of JSON naming the publishing replica and the key, then the stored value.
 
 When Redis is unreachable, waiters keep waiting: ``get`` answers None (the key is re-read once
 the listener reconnects), while ``put_first`` and ``acquire_poll_lease`` raise
-:class:`~fastwait.exceptions.TransportError`, which the poller treats as transient. The
-listener reconnects with the ``backoff`` library's exponential delays and full jitter.
+:class:`~fastwait.exceptions.TransportError`, which the poller treats as transient (and says,
+and hands to timed-out waiters as ``WaitTimeout.last_error``). The listener reconnects with
+the ``backoff`` library's exponential delays and full jitter, and says that it cannot once,
+then every 30 s.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import collections
 import json
 import logging
 import math
+import re
 import secrets
 import urllib.parse
 from collections.abc import Callable, Generator, Iterable
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import backoff
 
+from fastwait._notices import RateLimitedNotice
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.registry._codec import decode_resolution, encode_resolution
 from fastwait.registry._store import JobKey, Resolution
@@ -112,6 +116,20 @@ def _redacted(url: str) -> str:
         return "<unparseable url>"
 
 
+def _checked_url(url: str) -> str:
+    """``url`` once its database is a number: redis-py reads ``/abc`` as database 0."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"not a usable Redis URL: {exc}") from None
+    database = parts.path.strip("/")
+    if parts.scheme in ("redis", "rediss") and database and not re.fullmatch(r"[0-9]+", database):
+        raise ConfigurationError(
+            f"the database in Redis URL {_redacted(url)} must be a number, not {database!r}"
+        )
+    return url
+
+
 class RedisResultStore:
     """Results, announcements and poll leases of replicas sharing the Redis at ``url``.
 
@@ -122,8 +140,9 @@ class RedisResultStore:
 
     Constructing it opens nothing and needs no event loop; the first call connects. Raises
     :class:`ConfigurationError` when the redis package is missing or ``url`` is not a Redis
-    URL. Use it from one event loop and :meth:`aclose` it (it does not release leases: they
-    lapse, exactly as a crashed replica's would).
+    URL (its database, if given, must be a number). Use it from one event loop and
+    :meth:`aclose` it (it does not release leases: they lapse, exactly as a crashed replica's
+    would).
     """
 
     def __init__(
@@ -144,7 +163,7 @@ class RedisResultStore:
             raise ConfigurationError("max_awaited must be at least 1")
         lib = _import_redis()
         self._redis: Any = lib
-        self._url = url
+        self._url = _checked_url(url)
         self._replica = secrets.token_hex(8)
         self._ttl_ms = max(1, round(ttl * 1000))
         self._prefix = prefix
@@ -178,6 +197,7 @@ class RedisResultStore:
         self._awaited: collections.OrderedDict[JobKey, None] = collections.OrderedDict()
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._unreachable = RateLimitedNotice(log)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -216,7 +236,10 @@ class RedisResultStore:
         if isinstance(exc, errors.AuthenticationError | errors.AuthorizationError):
             return ConfigurationError(f"Redis at {where} refused the credentials: {exc}")
         if isinstance(exc, errors.ConnectionError | errors.TimeoutError | OSError):
-            return TransportError(f"Redis at {where} is unreachable: {exc}")
+            hint = ""
+            if self._url.startswith("rediss:"):
+                hint = " (the URL asks for TLS: is the server at that port speaking it?)"
+            return TransportError(f"Redis at {where} is unreachable: {exc}{hint}")
         return ConfigurationError(f"Redis at {where} refused a command: {exc}")
 
     def _decode(self, key: JobKey, value: bytes | str) -> Resolution | None:
@@ -362,12 +385,12 @@ class RedisResultStore:
                 await pubsub.subscribe(self._channel)
                 delays = None
                 self._subscribed.set()
+                self._unreachable.over("Redis at %s answers again", _redacted(self._url))
                 await self._reread(self._awaited)
                 await self._relay(pubsub)
-            except (errors.ConnectionError, errors.TimeoutError, OSError) as exc:
-                log.warning("%s; reconnecting", self._error(exc))
-            except errors.RedisError as exc:
-                log.error("%s; reconnecting", self._error(exc))
+            except (errors.RedisError, OSError) as exc:
+                # Said once, then every 30 s: the backoff retries every few seconds.
+                self._unreachable.say("%s; reconnecting", self._error(exc))
             finally:
                 self._subscribed.clear()
                 await pubsub.aclose()

@@ -10,7 +10,10 @@ The poller and the webhook receiver both :meth:`Registry.publish` what they lear
 * a terminal status published before anyone waits is kept by the :class:`ResultStore` (bounded
   by age and count) so a late waiter returns at once;
 * non-terminal statuses (progress) reach subscribers only;
-* only keys with live waiters hold memory here; resolved keys leave at once.
+* only keys with live waiters hold memory here; resolved keys leave at once;
+* a result the store refuses for good (disk full, a value it cannot encode) still reaches this
+  process's waiters: :meth:`Registry.resolve_in_memory` keeps it in memory and says once that
+  results are not kept beyond the process.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from collections.abc import Callable
 
 from fastwait._models import JobStatus
+from fastwait._notices import RateLimitedNotice
 from fastwait.events import EventHook, JobResolved, StatusSeen, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError, WaitTimeout
 from fastwait.registry._memory import MemoryResultStore
@@ -38,11 +42,12 @@ ResolvedCallback = Callable[[JobKey, Resolution], None]
 class _Waiting:
     """The futures of one awaited key's waiters (one each) and what else is known meanwhile."""
 
-    __slots__ = ("futures", "last_status")
+    __slots__ = ("futures", "last_error", "last_status")
 
     def __init__(self) -> None:
         self.futures: list[asyncio.Future[Resolution]] = []
         self.last_status: JobStatus | None = None
+        self.last_error: FastwaitError | None = None
 
     def resolve(self, resolution: Resolution) -> None:
         for future in self.futures:
@@ -95,6 +100,10 @@ class Registry:
             else MemoryResultStore(ttl=result_ttl, max_results=max_results)
         )
         self._clock = clock
+        self._result_ttl = result_ttl
+        self._max_results = max_results
+        self._unstored: MemoryResultStore | None = None
+        self._unstored_notice = RateLimitedNotice(log)
         self._on_event = on_event
         self._waiting: dict[JobKey, _Waiting] = {}
         self._subscribers: dict[JobKey | None, list[StatusCallback]] = {}
@@ -114,8 +123,9 @@ class Registry:
     async def wait(self, key: JobKey, timeout: float | None = None) -> JobStatus:
         """The job's terminal status (whatever its state), once any source publishes it.
 
-        Raises :class:`WaitTimeout` after ``timeout`` seconds, or the typed error a source
-        reported with :meth:`fail` (e.g. ``NotFoundError``).
+        Raises :class:`WaitTimeout` after ``timeout`` seconds (with the last status and the
+        last error a source recorded), or the typed error a source reported with :meth:`fail`
+        (e.g. ``NotFoundError``).
         """
         return (await self.wait_resolution(key, timeout)).status
 
@@ -127,7 +137,7 @@ class Registry:
         future: asyncio.Future[Resolution] = asyncio.get_running_loop().create_future()
         waiting.futures.append(future)
         try:
-            stored = await self._store.get(key)
+            stored = await self.resolution(key)
             if stored is not None and not future.done():
                 self._deliver(key, stored)
             if timeout is None:
@@ -135,7 +145,8 @@ class Registry:
             async with asyncio.timeout(timeout):
                 return await future
         except TimeoutError:
-            raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status) from None
+            error = waiting.last_error
+            raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status, error) from error
         finally:
             # A delivery or failure took the whole entry away; otherwise only this waiter goes.
             if self._waiting.get(key) is waiting:
@@ -155,7 +166,10 @@ class Registry:
 
     async def resolution(self, key: JobKey) -> Resolution | None:
         """The stored terminal result of ``key``, if one is known and not yet evicted."""
-        return await self._store.get(key)
+        stored = await self._store.get(key)
+        if stored is None and self._unstored is not None:
+            return await self._unstored.get(key)
+        return stored
 
     # --- publishing -----------------------------------------------------------------------
     async def publish(
@@ -176,6 +190,7 @@ class Registry:
             waiting = self._waiting.get(key)
             if waiting is not None:
                 waiting.last_status = status
+                waiting.last_error = None
             self._notify(key, status)
             return False
         resolution = Resolution(status=status, source=source, resolved_at=self._clock())
@@ -199,6 +214,48 @@ class Registry:
             return False
         self._deliver(key, resolution)
         return True
+
+    async def resolve_in_memory(
+        self,
+        status: JobStatus,
+        error: FastwaitError,
+        *,
+        source: str = "poll",
+        lag: float | None = None,
+    ) -> None:
+        """Resolve a terminal ``status`` that the store refused with a lasting ``error``.
+
+        For a source that cannot hand the status back (the poller; a webhook sender is told to
+        retry instead): every waiter of this process gets it, and later ones find it in memory
+        (bounded like the memory store), but a restart or another replica does not see it.
+        That is said on the log at WARNING once, then at most every 30 s.
+        """
+        key = (status.provider, status.id)
+        self._unstored_notice.say(
+            "%r cannot keep results (%s): they are kept in memory only, where a restart or"
+            " another replica will not find them",
+            self._store,
+            error,
+        )
+        if self._unstored is None:
+            self._unstored = MemoryResultStore(ttl=self._result_ttl, max_results=self._max_results)
+        resolution = Resolution(status=status, source=source, resolved_at=self._clock())
+        kept = await self._unstored.put_first(key, resolution)
+        if kept is resolution:
+            self._notify(key, status)
+            if self._on_event is not None:
+                emit(self._on_event, JobResolved(*key, status.state, source, lag))
+        self._deliver(key, kept)
+
+    def record_error(self, key: JobKey, error: FastwaitError) -> None:
+        """Remember what last kept a source from learning ``key``'s status (a transient error).
+
+        A waiter that times out before a status arrives gets it as ``WaitTimeout.last_error``;
+        a status published later clears it.
+        """
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting.last_error = error
 
     def fail(self, key: JobKey, error: FastwaitError) -> None:
         """Fail the current waiters of ``key`` with a permanent error (nothing is stored)."""

@@ -1,14 +1,16 @@
 """A durable result store and job journal in one SQLite file, so a restart loses nothing.
 
-``Registry(state="fastwait.db")`` uses it. Two tables (schema version 1, ``PRAGMA
-user_version``):
+``Registry(state="fastwait.db")`` uses it. Two tables (schema version 2, ``PRAGMA
+user_version``; a version 1 file is upgraded in place):
 
 * ``jobs``: one row per awaited job (``provider``, ``job_id``, ``submitted_at``,
-  ``next_poll_at``, ``last_state``, ``webhook_expected``, ``resolved_at``): the journal a restart
-  resumes from. ``resolved_at`` is NULL while the job is unresolved; an abandoned job's row is
-  deleted.
+  ``next_poll_at``, ``last_state``, ``webhook_expected``, ``resolved_at``, ``reported_at``): the
+  journal a restart resumes from. ``resolved_at`` is NULL while the job is unresolved;
+  ``reported_at`` is NULL until its consumer says it passed the result on (the CLI, once the
+  job's line is flushed), so a crash between storing and reporting loses no result. An
+  abandoned job's row is deleted.
 * ``results``: one row per terminal result (``provider``, ``job_id``, ``resolution`` as JSON,
-  ``stored_at``), kept ``ttl`` seconds.
+  ``stored_at``), kept ``ttl`` seconds, like the rows of resolved jobs.
 
 Why one writer thread: sqlite3 blocks, and the poller calls the journal on its hot path. Every
 statement runs on a dedicated thread that owns the only connection; the event loop just puts a
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import queue
@@ -36,6 +39,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from fastwait._models import JobState
+from fastwait._notices import RateLimitedNotice
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.registry._codec import decode_resolution, encode_resolution
 from fastwait.registry._store import JobKey, Resolution, TrackedJob
@@ -44,7 +48,7 @@ __all__ = ["SQLiteResultStore"]
 
 log = logging.getLogger("fastwait.store.sqlite")
 
-_SCHEMA_VERSION: Final = 1
+_SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS jobs (
     provider TEXT NOT NULL,
@@ -54,6 +58,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_state TEXT,
     webhook_expected INTEGER NOT NULL DEFAULT 0,
     resolved_at REAL,
+    reported_at REAL,
     PRIMARY KEY (provider, job_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_unresolved ON jobs (provider) WHERE resolved_at IS NULL;
@@ -67,6 +72,14 @@ CREATE TABLE IF NOT EXISTS results (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_stored_at ON results (stored_at);
 """
+_UPGRADE_FROM_1: Final = (
+    "ALTER TABLE jobs ADD COLUMN reported_at REAL",
+    # Version 1 printed a result the moment it stored it: count those as reported.
+    "UPDATE jobs SET reported_at = resolved_at WHERE resolved_at IS NOT NULL",
+)
+_INDEXES: Final = """
+CREATE INDEX IF NOT EXISTS jobs_unreported ON jobs (provider) WHERE reported_at IS NULL;
+"""
 
 _BATCH: Final = 2048
 """At most this many commands in one transaction, so a flood of writes still commits often."""
@@ -76,14 +89,40 @@ _Reply = concurrent.futures.Future[Any]
 
 
 class _Command:
-    __slots__ = ("action", "reply")
+    __slots__ = ("action", "reply", "writes")
 
-    def __init__(self, action: _Action, reply: _Reply | None) -> None:
+    def __init__(self, action: _Action, reply: _Reply | None, *, writes: bool = True) -> None:
         self.action = action
         self.reply = reply
+        self.writes = writes
 
 
 _CLOSE: Final = object()
+
+
+class _Failure:
+    """What a command that failed in its savepoint answers its caller."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: FastwaitError) -> None:
+        self.error = error
+
+
+def _unexpected(exc: Exception) -> FastwaitError:
+    error = ConfigurationError(f"state file write failed unexpectedly: {exc!r}")
+    error.__cause__ = exc
+    return error
+
+
+def _answer_all(batch: list[_Command], error: FastwaitError) -> None:
+    """Fail every caller of ``batch`` not answered yet (a cancelled one needs no answer)."""
+    for command in batch:
+        reply = command.reply
+        if reply is None or reply.done():
+            continue
+        if reply.running() or reply.set_running_or_notify_cancel():
+            reply.set_exception(error)
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -95,7 +134,7 @@ class _Writer:
     """The thread that owns the connection: it holds no reference to the store, so a store
     dropped without :meth:`SQLiteResultStore.aclose` can still be collected (and end it)."""
 
-    __slots__ = ("_busy_timeout", "_clock", "_evicted_at", "_path", "_queue", "_ttl")
+    __slots__ = ("_busy_timeout", "_clock", "_evicted_at", "_path", "_queue", "_ttl", "failures")
 
     def __init__(
         self,
@@ -111,6 +150,8 @@ class _Writer:
         self._clock = clock
         self._queue = commands
         self._evicted_at = float("-inf")
+        self.failures = RateLimitedNotice(log)
+        """Said once, then now and then, while writes fail (disk full: every batch fails)."""
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -125,10 +166,13 @@ class _Writer:
                 raise ConfigurationError(
                     f"state file {self._path} was written by a newer fastwait (schema {version})"
                 )
+            if version:
+                self._check_intact(connection)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.executescript(_SCHEMA)
-            connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            self._upgrade(connection)
+            connection.executescript(_INDEXES)
         except sqlite3.Error as exc:
             connection.close()
             raise ConfigurationError(
@@ -138,6 +182,38 @@ class _Writer:
             connection.close()
             raise
         return connection
+
+    def _upgrade(self, connection: sqlite3.Connection) -> None:
+        """Bring the file to :data:`_SCHEMA_VERSION` in one transaction (re-read inside it, in
+        case another process upgraded it meanwhile)."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version == 1:
+                for statement in _UPGRADE_FROM_1:
+                    connection.execute(statement)
+            if version < _SCHEMA_VERSION:
+                connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.rollback()
+            raise
+
+    def _check_intact(self, connection: sqlite3.Connection) -> None:
+        """Refuse a damaged file at once, rather than failing the jobs whose rows it lost.
+
+        ``quick_check`` reads every page once (tens of milliseconds for a large state file).
+        """
+        try:
+            problems = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            found = "; ".join(" ".join(problem.split()) for problem in problems)
+            raise ConfigurationError(
+                f"state file {self._path} is damaged ({found[:200]}): move it aside"
+                " to start afresh, or salvage it with the sqlite3 shell's .recover"
+            )
 
     def run(self) -> None:
         """Apply queued commands, a batch per transaction, until the close marker."""
@@ -182,33 +258,89 @@ class _Writer:
                 reply.set_exception(error)
 
     def _apply(self, connection: sqlite3.Connection, batch: list[_Command]) -> None:
-        """Run ``batch`` in one transaction; answer the callers only after it committed."""
+        """Run ``batch`` in one transaction; answer the callers only after it committed.
+
+        Each command runs in a savepoint of its own: one that fails (a damaged page, a value
+        the file refuses) is undone and fails its own caller only. When the transaction as a
+        whole fails (disk full at COMMIT, SQLite rolled it back), every caller of the batch gets
+        the error. Either way every caller gets an answer.
+        """
         now = self._clock()
         answers: list[tuple[_Reply, Any]] = []
+        failed = False
         try:
             connection.execute("BEGIN IMMEDIATE")
             for command in batch:
                 reply = command.reply
                 if reply is not None and not reply.set_running_or_notify_cancel():
                     continue  # the caller was cancelled before we got to it
-                value = command.action(connection, now)
+                outcome = self._run(connection, command.action, now)
+                failed = failed or isinstance(outcome, _Failure)
                 if reply is not None:
-                    answers.append((reply, value))
+                    answers.append((reply, outcome))
             if now - self._evicted_at > min(self._ttl, 60.0):
-                self._evict(connection, now)
+                self._evicted_at = now
+                self._run(connection, self._evict, now)
             connection.execute("COMMIT")
         except Exception as exc:  # the thread must outlive any failure, or callers hang
             if connection.in_transaction:
-                connection.rollback()
-            error = self._error(exc) if isinstance(exc, sqlite3.Error) else exc
-            log.error("state file %s: %d queued writes failed: %r", self._path, len(batch), exc)
-            for command in batch:
-                reply = command.reply
-                if reply is not None and reply.running():
-                    reply.set_exception(error)
+                with contextlib.suppress(sqlite3.Error):
+                    connection.rollback()
+            error = self._error(exc) if isinstance(exc, sqlite3.Error) else _unexpected(exc)
+            self.failures.say(
+                "state file %s: %d queued commands failed: %s", self._path, len(batch), exc
+            )
+            self._answer_reads(connection, batch, now)
+            _answer_all(batch, error)
             return
-        for reply, value in answers:
-            reply.set_result(value)
+        for reply, outcome in answers:
+            if isinstance(outcome, _Failure):
+                reply.set_exception(outcome.error)
+            else:
+                reply.set_result(outcome)
+        if not failed and any(command.writes for command in batch):
+            self.failures.over("state file %s is written again", self._path)
+
+    def _answer_reads(
+        self, connection: sqlite3.Connection, batch: list[_Command], now: float
+    ) -> None:
+        """Answer the reads of a batch whose writes failed from what the file holds.
+
+        A full disk must not fail a caller that only asked what is stored.
+        """
+        for command in batch:
+            reply = command.reply
+            if command.writes or reply is None or reply.done():
+                continue
+            if not (reply.running() or reply.set_running_or_notify_cancel()):
+                continue
+            try:
+                reply.set_result(command.action(connection, now))
+            except sqlite3.Error as exc:
+                reply.set_exception(self._error(exc))
+            except Exception as exc:
+                reply.set_exception(_unexpected(exc))
+
+    def _run(self, connection: sqlite3.Connection, action: _Action, now: float) -> Any:
+        """``action``'s value, or a :class:`_Failure` once its savepoint was rolled back.
+
+        Raises when the transaction itself is gone (SQLite rolls back on disk full or I/O
+        errors), so that the caller fails the whole batch.
+        """
+        connection.execute("SAVEPOINT command")
+        try:
+            value = action(connection, now)
+        except Exception as exc:
+            if not connection.in_transaction:
+                raise
+            connection.execute("ROLLBACK TO command")
+            connection.execute("RELEASE command")
+            self.failures.say("state file %s: a command failed: %s", self._path, exc)
+            if isinstance(exc, sqlite3.Error):
+                return _Failure(self._error(exc))
+            return _Failure(_unexpected(exc))
+        connection.execute("RELEASE command")
+        return value
 
     def _error(self, exc: sqlite3.Error) -> FastwaitError:
         """``exc`` as fastwait's error: busy is transient, anything else needs a person."""
@@ -223,7 +355,6 @@ class _Writer:
         cutoff = now - self._ttl
         connection.execute("DELETE FROM results WHERE stored_at < ?", (cutoff,))
         connection.execute("DELETE FROM jobs WHERE resolved_at < ?", (cutoff,))
-        self._evicted_at = now
 
 
 class SQLiteResultStore:
@@ -303,12 +434,12 @@ class SQLiteResultStore:
         self._start()
         self._queue.put(_Command(action, None))
 
-    async def _call(self, action: _Action) -> Any:
+    async def _call(self, action: _Action, *, writes: bool = True) -> Any:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
         self._start()
         reply: _Reply = concurrent.futures.Future()
-        self._queue.put(_Command(action, reply))
+        self._queue.put(_Command(action, reply, writes=writes))
         return await asyncio.wrap_future(reply)
 
     # --- ResultStore ------------------------------------------------------------------------
@@ -368,7 +499,7 @@ class SQLiteResultStore:
             ).fetchone()
             return None if row is None else str(row[0])
 
-        stored = await self._call(read)
+        stored = await self._call(read, writes=False)
         if stored is None:
             return None
         try:
@@ -423,6 +554,41 @@ class SQLiteResultStore:
 
         self._enqueue(abandon)
 
+    def job_reported(self, key: JobKey) -> None:
+        """Queue: ``key``'s result was passed on; :meth:`unreported_jobs` no longer lists it."""
+        provider, job_id = key
+
+        def reported(connection: sqlite3.Connection, now: float) -> None:
+            connection.execute(
+                "UPDATE jobs SET reported_at = ?"
+                " WHERE provider = ? AND job_id = ? AND reported_at IS NULL",
+                (now, provider, job_id),
+            )
+
+        self._enqueue(reported)
+
+    async def unreported_jobs(self, provider: str) -> list[TrackedJob]:
+        """``provider``'s journaled jobs without a result, and those whose stored result was
+        never reported (``resolved``), oldest submission first.
+
+        Everything queued before this call is applied first, so it sees its own writes.
+        """
+
+        def select(connection: sqlite3.Connection, now: float) -> list[tuple[Any, ...]]:
+            return connection.execute(
+                "SELECT job_id, submitted_at, next_poll_at, last_state, webhook_expected,"
+                " resolved FROM (SELECT *, resolved_at IS NOT NULL OR EXISTS"
+                "  (SELECT 1 FROM results r"
+                "   WHERE r.provider = jobs.provider AND r.job_id = jobs.job_id) AS resolved"
+                "  FROM jobs WHERE provider = ?)"
+                " WHERE NOT resolved OR reported_at IS NULL"
+                " ORDER BY submitted_at, job_id",
+                (provider,),
+            ).fetchall()
+
+        rows = await self._call(select, writes=False)
+        return [_tracked(provider, *row) for row in rows]
+
     async def unresolved_jobs(self, provider: str) -> list[TrackedJob]:
         """``provider``'s journaled jobs without a result, oldest submission first.
 
@@ -439,16 +605,28 @@ class SQLiteResultStore:
                 (provider,),
             ).fetchall()
 
-        rows = await self._call(select)
-        states = {state.value: state for state in JobState}
-        return [
-            TrackedJob(
-                provider=provider,
-                job_id=job_id,
-                submitted_at=submitted_at,
-                next_poll_at=next_poll_at,
-                last_state=states.get(last_state),
-                webhook_expected=bool(webhook_expected),
-            )
-            for job_id, submitted_at, next_poll_at, last_state, webhook_expected in rows
-        ]
+        rows = await self._call(select, writes=False)
+        return [_tracked(provider, *row) for row in rows]
+
+
+_STATES: Final = {state.value: state for state in JobState}
+
+
+def _tracked(
+    provider: str,
+    job_id: str,
+    submitted_at: float | None,
+    next_poll_at: float | None,
+    last_state: str | None,
+    webhook_expected: int,
+    resolved: int = 0,
+) -> TrackedJob:
+    return TrackedJob(
+        provider=provider,
+        job_id=job_id,
+        submitted_at=submitted_at,
+        next_poll_at=next_poll_at,
+        last_state=_STATES.get(last_state) if last_state is not None else None,
+        webhook_expected=bool(webhook_expected),
+        resolved=bool(resolved),
+    )

@@ -61,7 +61,11 @@ class ResultStore(Protocol):
 
 @attrs.frozen
 class TrackedJob:
-    """A journaled job that was being awaited and had no result yet (times: wall clock)."""
+    """A journaled job that was being awaited (times: wall clock).
+
+    ``resolved`` is False for a job without a result yet, True for one whose result is stored
+    but was never reported (see :meth:`JobJournal.unreported_jobs`).
+    """
 
     provider: str
     job_id: str
@@ -69,6 +73,7 @@ class TrackedJob:
     next_poll_at: float | None = None
     last_state: JobState | None = None
     webhook_expected: bool = False
+    resolved: bool = False
 
 
 @runtime_checkable
@@ -78,6 +83,11 @@ class JobJournal(Protocol):
     The poller calls the ``job_*`` methods synchronously on its hot path: they must only queue
     the write (a durable store writes in the background). A job leaves the journal when the
     store receives its result (``put_first``) or when it is abandoned (a permanent error).
+
+    At-least-once output: whoever passes results on (the CLI prints them) calls
+    :meth:`job_reported` once it has, and after a crash :meth:`unreported_jobs` lists the
+    unresolved jobs *and* those whose result was stored but never reported. A crash between
+    storing and reporting costs a repeated report, never a lost one.
     """
 
     def job_tracked(
@@ -88,7 +98,11 @@ class JobJournal(Protocol):
 
     def job_abandoned(self, key: JobKey) -> None: ...
 
+    def job_reported(self, key: JobKey) -> None: ...
+
     async def unresolved_jobs(self, provider: str) -> list[TrackedJob]: ...
+
+    async def unreported_jobs(self, provider: str) -> list[TrackedJob]: ...
 
 
 @runtime_checkable

@@ -24,7 +24,13 @@ from aiohttp import web
 
 from fastwait.testing import _formats
 from fastwait.testing._http import answer_job_request, format_seconds, json_response
-from fastwait.testing._jobs import FakeJob, JobPhase, output_expired, phase_at
+from fastwait.testing._jobs import (
+    FakeJob,
+    JobPhase,
+    output_expired,
+    phase_at,
+    with_terminal_fields,
+)
 from fastwait.testing._outputs import content_disposition, file_bytes, served
 from fastwait.testing._state import FakeState
 
@@ -69,6 +75,9 @@ class CompressorAppApi:
 
     def status_payload(self, job: FakeJob, now: float) -> dict[str, Any]:
         """The status body of ``job`` at ``now`` (also the body of its webhook)."""
+        return with_terminal_fields(job, now, self._payload(job, now))
+
+    def _payload(self, job: FakeJob, now: float) -> dict[str, Any]:
         phase = phase_at(job, now)
         status = _STATUS[phase]
         if phase is JobPhase.FAILED or phase is JobPhase.CANCELED:

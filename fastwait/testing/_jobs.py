@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import random
 import uuid
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
@@ -93,6 +93,8 @@ class FakeJob:
     """How many noisy progress readings the job has given."""
     requests: int = 0
     terminal_seen_at: float | None = None
+    terminal_fields: dict[str, Any] | None = None
+    """Top-level fields laid over the job's terminal status payload (see ``create_job``)."""
 
     def phase_at(self, now: float) -> JobPhase:
         """The job's phase at clock time ``now``."""
@@ -108,6 +110,13 @@ def phase_at(job: FakeJob, now: float) -> JobPhase:
     if now < job.completes_at:
         return JobPhase.RUNNING
     return JobPhase(job.final_state)
+
+
+def with_terminal_fields(job: FakeJob, now: float, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the job's ``terminal_fields`` laid over it once the job is terminal."""
+    if job.terminal_fields and phase_at(job, now).is_terminal:
+        return {**body, **job.terminal_fields}
+    return body
 
 
 def terminal_time(job: FakeJob) -> float:

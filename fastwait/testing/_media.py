@@ -31,7 +31,13 @@ from fastwait.testing._http import (
     json_response,
     read_form,
 )
-from fastwait.testing._jobs import FakeJob, JobPhase, output_expired, phase_at
+from fastwait.testing._jobs import (
+    FakeJob,
+    JobPhase,
+    output_expired,
+    phase_at,
+    with_terminal_fields,
+)
 from fastwait.testing._outputs import content_disposition, file_bytes, served
 from fastwait.testing._state import FakeState
 
@@ -72,6 +78,9 @@ class MediaApi:
 
     def status_payload(self, job: FakeJob, now: float) -> dict[str, Any]:
         """The status body of ``job`` at ``now`` (also the body of its webhook)."""
+        return with_terminal_fields(job, now, self._payload(job, now))
+
+    def _payload(self, job: FakeJob, now: float) -> dict[str, Any]:
         phase = phase_at(job, now)
         body: dict[str, Any] = {
             "jobId": job.id,

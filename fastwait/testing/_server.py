@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -228,6 +228,7 @@ class FakeProvider:
         queue_time: float | None = None,
         model: JobModel | None = None,
         curve: ProgressCurve | None = None,
+        terminal_fields: Mapping[str, Any] | None = None,
     ) -> str:
         """Create a job directly, as if it had been submitted now; returns its id.
 
@@ -236,7 +237,10 @@ class FakeProvider:
         ``queue_time`` (seconds queued on top) or ``curve`` replaces its draw. Unset ``outputs``
         is what the API would produce. ``output_file_name`` replaces the output name in status
         payloads and ``Content-Disposition``; an ``owner`` makes the job another user's (403
-        ``jobs.forbidden`` on tools.fast, 404 on compressor.app).
+        ``jobs.forbidden`` on tools.fast, 404 on compressor.app). ``terminal_fields`` are
+        top-level fields laid over the job's status payload (and webhook) once it has ended:
+        what a real API may send that a client must survive, e.g. ``{"error": {"code":
+        "processing.failed", "detail": "bad key <the key>"}}`` or a metric of ``inf``.
         """
         provider = check_provider(name)
         if callback_url is not None and not callback_url_is_valid(callback_url):
@@ -259,6 +263,8 @@ class FakeProvider:
             model=model,
             curve=curve,
         )
+        if terminal_fields is not None:
+            job.terminal_fields = dict(terminal_fields)
         return job.id
 
     def job(self, name: str, job_id: str) -> FakeJob:

@@ -49,6 +49,7 @@ from fastwait.testing._jobs import (
     output_expired,
     phase_at,
     reported_percent,
+    with_terminal_fields,
     work_done,
 )
 from fastwait.testing._outputs import content_disposition, file_bytes, served, zip_archive
@@ -126,6 +127,9 @@ class ToolsFastApi:
 
     def status_payload(self, job: FakeJob, now: float, *, noisy: bool = True) -> dict[str, Any]:
         """The JobStatusResponse of ``job`` at ``now`` (also the body of its webhook)."""
+        return with_terminal_fields(job, now, self._payload(job, now, noisy=noisy))
+
+    def _payload(self, job: FakeJob, now: float, *, noisy: bool) -> dict[str, Any]:
         phase = phase_at(job, now)
         body: dict[str, Any] = {"id": job.id, "status": _STATUS[phase]}
         if self._compress:

@@ -1,4 +1,5 @@
-"""``python -m tests.benchmarks [polling|scale|receiver|events|all]``: figures; exit 1 on a miss.
+"""``python -m tests.benchmarks [polling|scale|receiver|events|redis|soak|all]``: figures;
+exit 1 on a miss.
 
 Every fake or client subprocess is terminated on the way out, including on Ctrl-C and
 SIGTERM (turned into ``SystemExit`` so that the ``finally`` blocks run).
@@ -45,13 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "which",
         nargs="?",
-        choices=("polling", "scale", "receiver", "events", "redis", "all"),
+        choices=("polling", "scale", "receiver", "events", "redis", "soak", "all"),
         default="all",
     )
     add("--json", metavar="PATH", help="also write the figures to PATH")
     add("--jobs", type=int, default=300, help="jobs per strategy in polling (default 300)")
     add("--scale-jobs", type=int, default=10_000, help="jobs in scale (default 10000)")
     add("--max-connections", type=int, default=32, help="Client max_connections in scale (32)")
+    add("--soak-jobs", type=int, default=5000, help="jobs in soak (default 5000)")
     add("--seed", type=int, default=None, help="durations and fates (default: random)")
     add(
         "--policy",
@@ -116,6 +118,12 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         from . import bench_redis
 
         report = await bench_redis.run(bench_redis.RedisOptions(seed=seed + 4))
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    if args.which == "soak":  # needs a Redis server and minutes, so not part of "all"
+        from . import bench_soak
+
+        report = await bench_soak.run(bench_soak.SoakOptions(jobs=args.soak_jobs, seed=seed + 5))
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     return reports

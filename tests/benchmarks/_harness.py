@@ -88,10 +88,10 @@ def read_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 
 @contextlib.contextmanager
-def fake_server(seed: int | None = None, flags: Sequence[str] = ()) -> Iterator[str]:
-    """A ``python -m fastwait.testing`` subprocess with :data:`FAKE_FLAGS`, then ``flags``
-    (later flags win); yields its URL."""
-    argv = [sys.executable, "-m", "fastwait.testing", *FAKE_FLAGS, *flags]
+def fake_server(seed: int | None = None, extra_flags: Sequence[str] = ()) -> Iterator[str]:
+    """A ``python -m fastwait.testing`` subprocess with :data:`FAKE_FLAGS` (and
+    ``extra_flags``, e.g. injected faults); yields its URL."""
+    argv = [sys.executable, "-m", "fastwait.testing", *FAKE_FLAGS, *extra_flags]
     if seed is not None:
         argv += ["--seed", str(seed)]
     with running_process(argv) as process:

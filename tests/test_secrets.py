@@ -1,0 +1,133 @@
+"""No API key or Redis password in any output, even when the API echoes it back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fastwait import Client, JobFailed, PollPolicy
+from fastwait.cli._outcome import EXIT_TIMED_OUT
+from fastwait.providers import CompressorApp, MediaJobs, Provider, ToolsFastCompress
+from fastwait.testing import FakeProvider
+
+KEY = "fast_live_9f8e7d6c5b4a39281706"
+FAST = PollPolicy(first_poll=0.05, blind_first_poll=0.05, floor=0.02, ceiling=0.5)
+ECHOED: dict[str, dict[str, Any]] = {
+    "compress": {"error": {"code": f"key.{KEY}", "detail": f"the key {KEY} is over quota"}},
+    "compressorapp": {"message": f"the key {KEY} is over quota"},
+    "media": {"error": {"code": f"token-{KEY}", "message": f"the token {KEY} expired"}},
+}
+"""A failed job's error, as an API that echoes the caller's credential writes it."""
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeProvider]:
+    async with FakeProvider(seed=3, durations=0.1, api_key=KEY, media_token=KEY) as provider:
+        yield provider
+
+
+def provider_for(name: str, fake: FakeProvider) -> Provider:
+    url = fake.base_url(name)
+    if name == "compress":
+        return ToolsFastCompress(KEY, url)
+    if name == "compressorapp":
+        return CompressorApp(KEY, url)
+    return MediaJobs(url, token=KEY)
+
+
+@pytest.mark.parametrize("name", sorted(ECHOED))
+async def test_a_failed_jobs_echoed_key_is_redacted_from_its_status_and_job_failed(
+    fake: FakeProvider, name: str
+) -> None:
+    job_id = fake.create_job(name, fail=True, terminal_fields=ECHOED[name])
+    async with Client(provider_for(name, fake), policy=FAST) as client:
+        with pytest.raises(JobFailed) as raised:
+            await client.wait(job_id, timeout=10)
+    failed = raised.value
+    assert KEY not in str(failed)
+    assert KEY not in f"{failed.code} {failed.detail} {failed.status!r}"
+    assert "[redacted]" in str(failed)
+
+
+async def fastwait(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fastwait", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env},
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("jsonl", [True, False])
+async def test_wait_never_prints_an_echoed_key(fake: FakeProvider, jsonl: bool) -> None:
+    job_id = fake.create_job("compress", fail=True, terminal_fields=ECHOED["compress"])
+    code, out, err = await fastwait(
+        "wait", "--provider", "compress", "--base-url", fake.base_url("compress"),
+        *(["--jsonl"] if jsonl else []), job_id,
+        env={"FASTWAIT_API_KEY": KEY},
+    )  # fmt: skip
+    assert code == 1
+    assert "[redacted]" in out + err
+    assert KEY not in out + err
+
+
+async def test_wait_takes_the_redis_url_from_the_environment_and_hides_its_password(
+    fake: FakeProvider,
+) -> None:
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        port = refusing.getsockname()[1]
+        code, _, err = await fastwait(
+            "wait", "--provider", "compress", "--base-url", fake.base_url("compress"),
+            "--timeout", "3", fake.create_job("compress", duration=0.1),
+            env={"FASTWAIT_API_KEY": KEY, "FASTWAIT_REDIS_URL": f"redis://:pw-s3cr3t@127.0.0.1:{port}/7"},
+        )  # fmt: skip
+    assert code == EXIT_TIMED_OUT
+    assert f"127.0.0.1:{port}" in err, "the Redis of FASTWAIT_REDIS_URL was not used"
+    assert "pw-s3cr3t" not in err
+
+
+async def test_an_explicit_state_file_wins_over_the_redis_url_of_the_environment(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    code, out, err = await fastwait(
+        "wait", "--provider", "compress", "--base-url", fake.base_url("compress"),
+        "--state", f"{tmp_path}/state.db", "--jsonl", fake.create_job("compress", duration=0.1),
+        env={"FASTWAIT_API_KEY": KEY, "FASTWAIT_REDIS_URL": "redis://127.0.0.1:1/7"},
+    )  # fmt: skip
+    assert code == 0, err
+    assert "SUCCEEDED" in out
+
+
+async def test_receive_takes_the_redis_url_from_the_environment_and_hides_its_password() -> None:
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        port = refusing.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "fastwait", "receive", "--provider", "compress", "--port", "0",
+            "--webhook-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "FASTWAIT_REDIS_URL": f"redis://:pw-s3cr3t@127.0.0.1:{port}/7"},
+        )  # fmt: skip
+        assert process.stderr is not None
+        said = b""
+        try:
+            async with asyncio.timeout(15):
+                while f"127.0.0.1:{port}".encode() not in said:
+                    line = await process.stderr.readline()
+                    assert line, "the receiver ended without naming the Redis it was given"
+                    said += line
+        finally:
+            process.terminate()
+            await process.communicate()
+    assert b"pw-s3cr3t" not in said
