@@ -196,3 +196,22 @@ async def test_resolution_listeners_hear_every_source() -> None:
     registry.on_resolved(lambda key, resolution: heard.append(resolution.source))
     await registry.publish(status(JobState.SUCCEEDED), source="webhook")
     assert heard == ["webhook"]
+
+
+async def test_a_job_is_announced_resolved_once_whatever_arrives_after() -> None:
+    registry = Registry()
+    heard: list[str] = []
+    registry.on_resolved(lambda key, resolution: heard.append(resolution.source))
+    assert await registry.publish(status(JobState.SUCCEEDED), source="poll")
+    # A late webhook for the same job, then a waiter that comes after both.
+    assert not await registry.publish(status(JobState.SUCCEEDED), source="webhook")
+    assert (await registry.wait(KEY)).state is JobState.SUCCEEDED
+    assert heard == ["poll"]
+
+
+async def test_a_waiter_racing_a_duplicate_still_gets_the_first_result() -> None:
+    registry = Registry()
+    await registry.publish(status(JobState.SUCCEEDED), source="poll")
+    waiter = asyncio.create_task(registry.wait_resolution(KEY))
+    await registry.publish(status(JobState.FAILED), source="webhook")
+    assert (await waiter).source == "poll"

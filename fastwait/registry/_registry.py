@@ -139,7 +139,7 @@ class Registry:
         try:
             stored = await self.resolution(key)
             if stored is not None and not future.done():
-                self._deliver(key, stored)
+                self._wake(key, stored)
             if timeout is None:
                 return await future
             async with asyncio.timeout(timeout):
@@ -210,7 +210,8 @@ class Registry:
                     stored.status.state.name,
                     stored.source,
                 )
-            self._deliver(key, stored)
+            # Already announced when it was stored (here, or by the store if elsewhere).
+            self._wake(key, stored)
             return False
         self._deliver(key, resolution)
         return True
@@ -241,10 +242,12 @@ class Registry:
             self._unstored = MemoryResultStore(ttl=self._result_ttl, max_results=self._max_results)
         resolution = Resolution(status=status, source=source, resolved_at=self._clock())
         kept = await self._unstored.put_first(key, resolution)
-        if kept is resolution:
-            self._notify(key, status)
-            if self._on_event is not None:
-                emit(self._on_event, JobResolved(*key, status.state, source, lag))
+        if kept is not resolution:
+            self._wake(key, kept)
+            return
+        self._notify(key, status)
+        if self._on_event is not None:
+            emit(self._on_event, JobResolved(*key, status.state, source, lag))
         self._deliver(key, kept)
 
     def record_error(self, key: JobKey, error: FastwaitError) -> None:
@@ -263,10 +266,19 @@ class Registry:
         if waiting is not None:
             waiting.fail(error)
 
-    def _deliver(self, key: JobKey, resolution: Resolution) -> None:
+    def _wake(self, key: JobKey, resolution: Resolution) -> None:
+        """Resolve the futures of ``key``'s current waiters."""
         waiting = self._waiting.pop(key, None)
         if waiting is not None:
             waiting.resolve(resolution)
+
+    def _deliver(self, key: JobKey, resolution: Resolution) -> None:
+        """Wake ``key``'s waiters and announce the resolution to the listeners.
+
+        Called once per resolution this process stores, and for each one its store announces
+        from elsewhere; a duplicate or a late waiter only wakes (:meth:`_wake`).
+        """
+        self._wake(key, resolution)
         for listener in tuple(self._resolved_listeners):
             try:
                 listener(key, resolution)
