@@ -85,6 +85,7 @@ class JobResult:
 class _Submission:
     submitted_at: float
     queue_estimate: float | None
+    input_bytes: int | None = None
 
 
 class Client:
@@ -262,6 +263,7 @@ class Client:
         nonce: str | None = None
         if callback_url is None and self._callback_url is not None:
             callback_url, nonce = self._submission_callback()
+        size = file.stat().st_size  # the schedule learns durations per input size
         request = self._provider.submit_request(file.name, options, callback_url)
         response = await transport.json(request, ok=(200, 201, 202), upload=file)
         accepted = self._provider.parse_accepted(response.payload)
@@ -277,6 +279,7 @@ class Client:
             _Submission(
                 submitted_at=asyncio.get_running_loop().time(),
                 queue_estimate=queue.estimate_seconds if queue else None,
+                input_bytes=size,
             ),
         )
         return accepted
@@ -401,14 +404,15 @@ class Client:
         if len(self._submissions) > _REMEMBERED_SUBMISSIONS:
             self._submissions.popitem(last=False)
 
-    def _submitted_at(self, job_id: str, now: float) -> tuple[float | None, float | None]:
+    def _submission(self, job_id: str, now: float) -> _Submission | None:
+        """What is known of the job's submission: remembered, or read from a GUIDv7 id."""
         submission = self._submissions.get(job_id)
         if submission is not None:
-            return submission.submitted_at, submission.queue_estimate
+            return submission
         created = uuid7_created_at(job_id)
         if created is None:
-            return None, None
-        return now - max(time.time() - created, 0.0), None
+            return None
+        return _Submission(now - max(time.time() - created, 0.0), queue_estimate=None)
 
     async def resume(self, *, unreported: bool = False) -> list[str]:
         """The ids of this provider's jobs a durable registry journaled without a result.
@@ -476,12 +480,13 @@ class Client:
         """
         _, poller = self._open()
         self._provider.status_request(job_id)  # a malformed id fails here, not at the first poll
-        submitted_at, queue_estimate = self._submitted_at(job_id, poller.now())
+        submission = self._submission(job_id, poller.now())
         poller.track(
             job_id,
-            submitted_at=submitted_at,
-            queue_estimate=queue_estimate,
+            submitted_at=submission.submitted_at if submission else None,
+            queue_estimate=submission.queue_estimate if submission else None,
             webhook_expected=self._callback_url is not None,
+            input_bytes=submission.input_bytes if submission else None,
         )
 
     def _release(self, job_id: str) -> None:

@@ -201,7 +201,7 @@ async def test_as_completed_reports_timeouts_without_stopping(fake: FakeProvider
 
 
 async def test_as_completed_keeps_no_task_per_job(fake: FakeProvider) -> None:
-    job_ids = [fake.create_job("compress", duration=0.3) for _ in range(200)]
+    job_ids = [fake.create_job("compress", duration=0.3) for _ in range(400)]
     tasks_before = len(asyncio.all_tasks())
     async with compress_client(fake) as client:
         completed = client.as_completed(job_ids, timeout=10)
@@ -209,8 +209,10 @@ async def test_as_completed_keeps_no_task_per_job(fake: FakeProvider) -> None:
         tasks_while_waiting = len(asyncio.all_tasks())
         rest = [result async for result in completed]
     assert first.succeeded
-    assert len(rest) == 199
-    assert tasks_while_waiting - tasks_before < 40  # the scheduler and requests in flight
+    assert len(rest) == 399
+    # The scheduler and the requests in flight, in the client and in the fake it talks to
+    # (at most 32 connections each way): never one task per job, let alone two.
+    assert tasks_while_waiting - tasks_before < 200
 
 
 async def test_as_completed_reports_a_malformed_id_and_waits_for_the_others(

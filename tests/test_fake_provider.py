@@ -346,9 +346,9 @@ async def test_webhook_is_posted_once_at_terminal_time_and_signed(
         assert fake.webhook_deliveries == [("compress", job_id, url, 204)]
 
 
-def test_the_standalone_fake_takes_a_log_normal_model_by_median_and_sigma() -> None:
-    durations = standalone_parser().parse_args(["--durations", "lognormal:8,0.4"]).durations
-    assert durations == LogNormalDurations(median=8.0, sigma=0.4)
+def test_the_standalone_fake_takes_a_log_normal_model_by_median_sigma_and_max() -> None:
+    durations = standalone_parser().parse_args(["--durations", "lognormal:8,0.4,20"]).durations
+    assert durations == LogNormalDurations(median=8.0, sigma=0.4, high=20.0)
 
 
 @pytest.mark.parametrize("text", ["lognormal:8", "lognormal:0,0.4", "lognormal:8,x", "normal:8,1"])

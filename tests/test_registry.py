@@ -251,13 +251,20 @@ async def test_closing_the_registry_tells_watchers_it_closed() -> None:
     assert isinstance(told[0], RuntimeError)
 
 
-async def test_a_duplicate_terminal_status_does_not_tell_resolution_listeners_again() -> None:
+async def test_a_job_is_announced_resolved_once_whatever_arrives_after() -> None:
     registry = Registry()
-    told: list[str] = []
-    registry.on_resolved(lambda key, resolution: told.append(resolution.source))
-    await registry.publish(status(JobState.SUCCEEDED), source="poll")
-    woken: list[Any] = []
-    registry.watch(KEY, lambda key, outcome: woken.append(outcome))  # came since
+    heard: list[str] = []
+    registry.on_resolved(lambda key, resolution: heard.append(resolution.source))
+    assert await registry.publish(status(JobState.SUCCEEDED), source="poll")
+    # A late webhook for the same job, then a waiter that comes after both.
     assert not await registry.publish(status(JobState.SUCCEEDED), source="webhook")
-    assert [outcome.source for outcome in woken] == ["poll"]  # it gets the result that won
-    assert told == ["poll"]
+    assert (await registry.wait(KEY)).state is JobState.SUCCEEDED
+    assert heard == ["poll"]
+
+
+async def test_a_waiter_racing_a_duplicate_still_gets_the_first_result() -> None:
+    registry = Registry()
+    await registry.publish(status(JobState.SUCCEEDED), source="poll")
+    waiter = asyncio.create_task(registry.wait_resolution(KEY))
+    await registry.publish(status(JobState.FAILED), source="webhook")
+    assert (await waiter).source == "poll"

@@ -14,6 +14,9 @@ the earliest due time, then starts a status request for every due job, at most
   WARNING, then at most every 30 s while it lasts;
 * a permanent error (401, 403, 404, ...) fails the job's waiters with the typed error at once;
 * a job resolved by any other source (a webhook) is dropped before its next poll.
+
+Every job it sees end (and every job a webhook resolves while it tracks it) goes into its
+:class:`~fastwait.polling._learning.PollHistory`, which the schedule reads for the next jobs.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from fastwait._models import JobState, JobStatus
 from fastwait._notices import RateLimitedNotice
 from fastwait.events import PollFailed, PollSent, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
+from fastwait.polling._learning import PollHistory
 from fastwait.polling._outage import Outage
 from fastwait.polling._schedule import JobKnowledge, PollPolicy, next_poll_at
 from fastwait.registry._registry import Registry
@@ -91,7 +95,8 @@ class Poller:
     """Polls every tracked job of one provider until it resolves, feeding ``registry``.
 
     Start it with ``async with`` (or :meth:`start`) and stop it with :meth:`aclose`, which
-    cancels and awaits the scheduler and every request in flight.
+    cancels and awaits the scheduler and every request in flight. ``history`` is what it learns
+    from the jobs it sees end (its own by default; share one between pollers of one provider).
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class Poller:
         max_in_flight: int = 32,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
+        history: PollHistory | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ConfigurationError("max_in_flight must be at least 1")
@@ -116,6 +122,7 @@ class Poller:
         self._max_in_flight = max_in_flight
         self._clock = clock
         self._rng = rng or random.Random()
+        self._history = history if history is not None else PollHistory()
         self._tracked: dict[str, _Tracked] = {}
         self._recent: collections.OrderedDict[str, PollStats] = collections.OrderedDict()
         self._heap: list[tuple[float, int, str]] = []
@@ -141,6 +148,19 @@ class Poller:
     @property
     def policy(self) -> PollPolicy:
         return self._policy
+
+    @property
+    def history(self) -> PollHistory:
+        """What this poller learned from the jobs it saw end."""
+        return self._history
+
+    def _next_poll_at(
+        self, knowledge: JobKnowledge, now: float, retry_after: float | None = None
+    ) -> float:
+        experience = self._history.experience(knowledge.input_bytes)
+        return next_poll_at(
+            knowledge, self._policy, now, self._rng, retry_after=retry_after, experience=experience
+        )
 
     def now(self) -> float:
         """The poller's clock (the event loop's monotonic time unless one was injected)."""
@@ -198,11 +218,13 @@ class Poller:
         submitted_at: float | None = None,
         queue_estimate: float | None = None,
         webhook_expected: bool = False,
+        input_bytes: int | None = None,
     ) -> None:
         """Poll ``job_id`` until it resolves or every :meth:`track` is matched by :meth:`release`.
 
         ``submitted_at`` is the job's creation on the poller's clock (default: now);
-        ``queue_estimate`` the API's queue wait estimate in seconds.
+        ``queue_estimate`` the API's queue wait estimate in seconds; ``input_bytes`` the size
+        of its input, if known (the schedule learns durations per size).
         """
         self.start()
         tracked = self._tracked.get(job_id)
@@ -213,6 +235,7 @@ class Poller:
                 queue_estimate=queue_estimate,
                 reports_progress=self._reports_progress,
                 webhook_expected=webhook_expected,
+                input_bytes=input_bytes,
             )
             tracked = _Tracked(job_id, knowledge, PollStats(tracked_at=now))
             self._tracked[job_id] = tracked
@@ -227,7 +250,7 @@ class Poller:
                 # same round trip is the waiter's store lookup).
                 self._schedule(tracked, now)
             else:
-                self._schedule(tracked, next_poll_at(knowledge, self._policy, now, self._rng))
+                self._schedule(tracked, self._next_poll_at(knowledge, now))
         tracked.refs += 1
 
     def release(self, job_id: str) -> None:
@@ -263,6 +286,13 @@ class Poller:
         if provider == self._provider:
             tracked = self._tracked.get(job_id)
             if tracked is not None:
+                if resolution.source != "poll":
+                    knowledge = tracked.knowledge
+                    self._history.job_resolved_elsewhere(
+                        submitted_at=knowledge.submitted_at,
+                        ended_at=self.now(),
+                        input_bytes=knowledge.input_bytes,
+                    )
                 self._drop(tracked)
 
     def _look_again(self, keys: list[JobKey]) -> None:
@@ -348,7 +378,7 @@ class Poller:
                 if not tracked.looked:
                     tracked.looked = True
                     now = self.now()
-                    due = next_poll_at(tracked.knowledge, self._policy, now, self._rng)
+                    due = self._next_poll_at(tracked.knowledge, now)
                     if due > now:
                         self._schedule(tracked, due)
                         return
@@ -387,6 +417,7 @@ class Poller:
         if status.is_terminal:
             if tracked.stats.first_terminal_at is None:
                 tracked.stats.first_terminal_at = now
+                self._learn_end(tracked.knowledge, now)
             try:
                 await self._registry.publish(status, source="poll", lag=now - tracked.unfinished_at)
             except FastwaitError as error:
@@ -402,17 +433,35 @@ class Poller:
             self._drop(tracked)
             return
         tracked.unfinished_at = sent_at
-        tracked.knowledge = tracked.knowledge.observed(
+        knowledge = tracked.knowledge.observed(
             now, status.progress_percent, queued=status.state is JobState.QUEUED
         )
+        if knowledge.input_bytes is None:
+            size = status.metrics.get("input_bytes")
+            if isinstance(size, int) and not isinstance(size, bool):
+                knowledge = attrs.evolve(knowledge, input_bytes=size)
+        tracked.knowledge = knowledge
         await self._registry.publish(status, source="poll")
         if self._tracked.get(tracked.job_id) is tracked:
-            due = next_poll_at(
-                tracked.knowledge, self._policy, now, self._rng, retry_after=retry_after
-            )
+            due = self._next_poll_at(tracked.knowledge, now, retry_after)
             self._schedule(tracked, due)
             if self._journal is not None:
                 self._journal.job_polled(key, state=status.state, next_poll_at=self.wall_time(due))
+
+    def _learn_end(self, knowledge: JobKnowledge, seen_at: float) -> None:
+        """Teach the history a job first seen terminal at ``seen_at``."""
+        self._history.job_finished(
+            submitted_at=knowledge.submitted_at,
+            ended_after=(
+                knowledge.last_poll_at
+                if knowledge.last_poll_at is not None
+                else knowledge.submitted_at
+            ),
+            ended_by=seen_at,
+            origin=knowledge.started_after,
+            readings=knowledge.observations,
+            input_bytes=knowledge.input_bytes,
+        )
 
     def _failing(self, error: FastwaitError, *, fetching: bool) -> None:
         """Say an outage of the API (``fetching``) or of the result store, rate-limited."""

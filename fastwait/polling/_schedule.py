@@ -4,27 +4,44 @@ The poller only carries these decisions out, so every rule here is tested in tab
 event loop. Times are seconds on one monotonic clock (the poller's); ``submitted_at`` may lie
 before the poller started (a GUIDv7 job id carries its creation time).
 
-The rules, in order of preference:
+Robust before clever. Whatever a job's progress looks like, one rule bounds every sleep:
 
-1. **Progress** (tools.fast reports ``progress.percent``): each running observation ``(t, p)``
-   extrapolates a finish at ``start + 100 * (t - start) / p``, with an uncertainty that shrinks
-   as ``p`` grows (the API's percent carries about ±``progress_noise`` points of noise). The
-   estimates are combined by inverse variance. The next poll aims at ``finish + target_lag -
-   confidence * sigma``: just late enough that one poll usually sees the end, early enough that
-   the detection lag stays near ``target_lag``. When the estimate is still too uncertain for that,
-   the next poll lands ``approach`` of the way to the earliest plausible finish (fitted in rate
-   space, where the noise is symmetric), where the percent will be large and the next estimate
-   sharp.
-2. **Queue**: a job seen queued, with an API estimate (``"< 5s"``), is next polled when the
-   estimate runs out.
-3. **Blind** (no progress, e.g. compressor.app): intervals grow with the job's age
-   (``blind_growth * age + blind_step``), so the relative detection lag stays bounded while the
-   request count grows only logarithmically with the duration.
+* **The age bound.** A job polled at age ``a`` and found running may end at once, so the next
+  poll comes within ``lag_share * a + lag_allowance`` seconds: then no job is detected later
+  than ``lag_share`` of its own duration plus ``lag_allowance`` (plus the request's latency),
+  whatever its progress said. Nothing lifts it: readings and history (below) only ever bring a
+  poll forward. (Letting the history of finished jobs lift it when their readings said "far"
+  saved a fifth of the requests on well-behaved jobs, but a job failing part-way through such
+  a long sleep was then found up to 20 s late; see the README's benchmark section.)
+
+Within the bound, the next poll aims at the job's end:
+
+1. **Progress** (tools.fast's ``progress.percent``). A reading of 0 % (or a queued status)
+   says the work has not begun: progress counts from that sighting, else from submission.
+   The newest reading gives a spread of plausible ends. With enough learned readings near its
+   percent (:mod:`~fastwait.polling._learning`), the spread is what their shares of elapsed
+   time imply for this job; else a straight line through the readings (their least-squares
+   line once they span enough points, so an unseen queued phase does not make the job look
+   slow), ± ``confidence`` standard deviations of ``progress_noise``. The poll lands just
+   after the late end of the spread if the spread is narrower than ``target_lag``; otherwise
+   ``target_lag`` after its early end, where a new reading will be sharper: an uncertain
+   estimate buys an earlier look, never a later one. A job whose newest reading is no further
+   than the one before (a stall) is not timed by a line: it is polled on the blind beat.
+2. **Blind** (no progress, e.g. compressor.app; or progress still at 0 %): with learned
+   durations, the same aim over the durations longer than the job's age; without, intervals
+   of ``blind_step + blind_growth * age``.
+3. **Queue**: a job seen queued with an API estimate (``"< 5s"``) is next polled when it runs
+   out.
 4. **Webhook expected**: only a slow safety-net poll, after the predicted finish plus
-   ``safety_net_delay``, growing with age like the blind schedule.
+   ``safety_net_delay``, growing with age like the blind schedule (the age bound does not
+   apply: the webhook is the fast path).
 
-Every delay is jittered by ±``jitter`` (so a batch started together spreads out), then clamped
-to ``[floor, ceiling]``, and never earlier than the API's ``Retry-After``.
+The first poll comes at ``first_poll`` (``blind_first_poll`` without progress), within the age
+bound of a job of age 0 unless the history says no job ends that soon (only webhooks and jobs
+still running at their first poll can say so: a job already done then may have taken no time
+at all). Delays that every job of a batch shares are jittered by ±``jitter`` (so a batch
+started together spreads out) before the bound applies; then every delay is clamped to
+``[floor, ceiling]`` and never earlier than the API's ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -35,10 +52,26 @@ import random
 import attrs
 
 from fastwait.exceptions import ConfigurationError
+from fastwait.polling._learning import Experience
 
-__all__ = ["JobKnowledge", "PollPolicy", "earliest_finish", "next_poll_at", "predict_finish"]
+__all__ = [
+    "FinishEstimate",
+    "JobKnowledge",
+    "PollPolicy",
+    "latest_safe_poll",
+    "next_poll_at",
+    "predict_finish",
+]
 
 _MAX_OBSERVATIONS = 6
+_EARLIEST = 0.03
+"""The quantile of learned durations below which a job counts as implausibly quick."""
+_EARLY = 0.1
+_LATE = 0.9
+_MIN_AHEAD = 5
+"""Learned ends still ahead of now needed before the history may guide a poll."""
+_LATENCY_MARGIN = 0.05
+"""Seconds kept for the request itself within the age bound."""
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -55,24 +88,29 @@ def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) ->
 class PollPolicy:
     """Settings of the adaptive schedule (seconds unless said otherwise).
 
-    ``floor`` and ``ceiling`` bound every delay between two polls of one job. The defaults were
-    tuned on job durations spread log-normally around a few seconds; see the README's benchmark
-    section for what they buy.
+    ``floor`` and ``ceiling`` bound every delay between two polls of one job; ``lag_share`` and
+    ``lag_allowance`` bound how late any job is detected (see the module docstring). The defaults
+    were tuned on the fake's job models (see the README's benchmark section); one model and
+    seed were held out of the tuning.
     """
 
     floor: float = attrs.field(default=0.25, validator=_positive)
     ceiling: float = attrs.field(default=30.0, validator=_positive)
     first_poll: float = attrs.field(default=1.6, validator=_non_negative)
-    """Age at the first poll when the API reports progress (the poll buys a prediction)."""
+    """Age at the first poll when the API reports progress (the poll buys a reading)."""
     blind_first_poll: float = attrs.field(default=2.5, validator=_non_negative)
     """Age at the first poll when it does not (the poll only buys a chance of being done)."""
-    blind_growth: float = attrs.field(default=0.3, validator=_non_negative)
-    blind_step: float = attrs.field(default=1.0, validator=_non_negative)
+    lag_share: float = attrs.field(default=0.25, validator=_non_negative)
+    lag_allowance: float = attrs.field(default=1.5, validator=_positive)
+    """With ``lag_share``: no job is detected later than ``lag_share * duration +
+    lag_allowance`` (plus the request's latency)."""
+    blind_growth: float = attrs.field(default=0.03, validator=_non_negative)
+    blind_step: float = attrs.field(default=1.8, validator=_non_negative)
     target_lag: float = attrs.field(default=0.8, validator=_non_negative)
-    """How late after the predicted finish a poll may land, when progress is known."""
+    """How far apart the plausible ends of a job may lie for one poll to aim past them all."""
     confidence: float = attrs.field(default=1.5, validator=_non_negative)
-    approach: float = attrs.field(default=0.8, validator=_positive)
     progress_noise: float = attrs.field(default=5.0, validator=_non_negative)
+    """± points of noise on the API's percent, assumed until the history shows better."""
     jitter: float = attrs.field(default=0.1, validator=_non_negative)
     """Relative jitter applied to every delay (0.1 = ±10 %)."""
     safety_net_delay: float = attrs.field(default=15.0, validator=_non_negative)
@@ -81,8 +119,6 @@ class PollPolicy:
     def __attrs_post_init__(self) -> None:
         if self.floor > self.ceiling:
             raise ConfigurationError("PollPolicy.floor must not exceed PollPolicy.ceiling")
-        if self.approach >= 1:
-            raise ConfigurationError("PollPolicy.approach must be below 1")
         if self.jitter >= 1:
             raise ConfigurationError("PollPolicy.jitter must be below 1")
 
@@ -91,8 +127,10 @@ class PollPolicy:
 class JobKnowledge:
     """What the poller knows of one unresolved job, as plain values.
 
-    ``observations`` holds the newest running ``(time, percent)`` pairs; ``started_after`` is the
-    latest time the job was seen queued (progress counts from there).
+    ``observations`` holds the newest running ``(time, percent > 0)`` pairs since
+    ``started_after``, the latest time the job was seen queued or at 0 % (progress counts from
+    there; None: from ``submitted_at``). ``input_bytes`` picks the learned durations of jobs of
+    a similar size.
     """
 
     submitted_at: float
@@ -104,15 +142,26 @@ class JobKnowledge:
     last_poll_at: float | None = None
     reports_progress: bool = False
     webhook_expected: bool = False
+    input_bytes: int | None = None
+
+    @property
+    def progress_origin(self) -> float:
+        """Where progress counts from: the last queued or 0 % sighting, else submission."""
+        return self.started_after if self.started_after is not None else self.submitted_at
 
     def observed(self, at: float, percent: float | None, *, queued: bool) -> JobKnowledge:
-        """This knowledge after a status response at ``at``."""
+        """This knowledge after a status response at ``at``.
+
+        A queued status or a running one at 0 % moves the progress origin to ``at`` (the work
+        has not begun, whatever the time since submission says).
+        """
         observations = self.observations
         started_after = self.started_after
-        if queued:
+        usable = percent is not None and math.isfinite(percent)
+        if queued or (usable and percent is not None and percent <= 0.0):
             started_after = at
             observations = ()
-        elif percent is not None and math.isfinite(percent):
+        elif usable and percent is not None:
             observations = (*observations, (at, float(percent)))[-_MAX_OBSERVATIONS:]
         return attrs.evolve(
             self,
@@ -123,54 +172,123 @@ class JobKnowledge:
         )
 
 
-def predict_finish(knowledge: JobKnowledge, progress_noise: float) -> tuple[float, float] | None:
-    """Predicted finish time and its standard deviation, from progress; None without data.
+@attrs.frozen
+class FinishEstimate:
+    """Where a job's end plausibly lies, from its progress readings (clock times).
 
-    Each running observation with ``0 < percent < 100`` gives an independent estimate; they are
-    combined by inverse variance (uniform noise of ±n points has a standard deviation n/sqrt 3).
+    ``early`` and ``late`` are ``confidence`` standard deviations of the API's noise either side
+    of ``likely`` (``late`` may be infinite: a percent within the noise of 0 says little).
     """
-    start = (
-        knowledge.started_after if knowledge.started_after is not None else (knowledge.submitted_at)
-    )
-    noise_sd = max(progress_noise, 0.5) / math.sqrt(3.0)
-    weight_sum = 0.0
-    weighted = 0.0
-    for at, percent in knowledge.observations:
-        elapsed = at - start
-        if not (0.0 < percent < 100.0) or elapsed <= 0:
-            continue
-        duration = 100.0 * elapsed / percent
-        sd = duration * noise_sd / percent
-        weight = 1.0 / (sd * sd)
-        weight_sum += weight
-        weighted += weight * duration
-    if weight_sum == 0.0:
-        return None
-    return start + weighted / weight_sum, 1.0 / math.sqrt(weight_sum)
+
+    early: float
+    likely: float
+    late: float
 
 
-def earliest_finish(
-    knowledge: JobKnowledge, progress_noise: float, confidence: float
-) -> float | None:
-    """The finish if the job runs ``confidence`` standard deviations faster than estimated.
+def predict_finish(
+    knowledge: JobKnowledge, progress_noise: float, confidence: float = 1.5
+) -> FinishEstimate | None:
+    """The job's end on a straight line through its readings; None without a reading above 0 %.
 
-    Fitted in rate space (percent per second through the job's start), where the API's noise
-    is symmetric, unlike the duration estimate of :func:`predict_finish`.
+    Once the readings span more than twice the noise, the least-squares line through them
+    (start and rate both unknown) is used, so time spent in an unseen queue does not read as
+    slow progress; its start may not precede the progress origin (a line starting earlier says
+    the job is decelerating, and the origin's line is then the better guess). Otherwise the
+    line runs through the origin. The spread comes from the rate's uncertainty (uniform noise of
+    ±n points has a standard deviation n/sqrt 3), computed in rate space, where it is
+    symmetric: a reading of 2 % ± 5 allows an end in 30 s as well as never.
     """
-    start = (
-        knowledge.started_after if knowledge.started_after is not None else (knowledge.submitted_at)
-    )
+    origin = knowledge.progress_origin
     noise_sd = max(progress_noise, 0.5) / math.sqrt(3.0)
-    sum_tt = sum_tp = 0.0
-    for at, percent in knowledge.observations:
-        elapsed = at - start
-        if elapsed > 0 and 0.0 < percent < 100.0:
-            sum_tt += elapsed * elapsed
-            sum_tp += elapsed * percent
-    if sum_tt == 0.0:
+    readings = [(at, p) for at, p in knowledge.observations if at > origin and 0.0 < p < 100.0]
+    if not readings:
         return None
-    rate = sum_tp / sum_tt + confidence * noise_sd / math.sqrt(sum_tt)
-    return start + 100.0 / rate
+    fitted = _fitted_line(readings, origin, noise_sd)
+    if fitted is None:
+        sum_tt = sum((at - origin) ** 2 for at, _ in readings)
+        rate = sum((at - origin) * p for at, p in readings) / sum_tt
+        rate_sd = noise_sd / math.sqrt(sum_tt)
+        start = origin
+    else:
+        start, rate, rate_sd = fitted
+    slow = rate - confidence * rate_sd
+    return FinishEstimate(
+        early=start + 100.0 / (rate + confidence * rate_sd),
+        likely=start + 100.0 / rate,
+        late=start + 100.0 / slow if slow > 0 else math.inf,
+    )
+
+
+def _fitted_line(
+    readings: list[tuple[float, float]], origin: float, noise_sd: float
+) -> tuple[float, float, float] | None:
+    """(start, rate, rate's sd) of the least-squares line, if the readings can carry one."""
+    if len(readings) < 2 or readings[-1][1] - readings[0][1] < 2.0 * noise_sd:
+        return None
+    n = len(readings)
+    mean_t = sum(at for at, _ in readings) / n
+    mean_p = sum(p for _, p in readings) / n
+    spread = sum((at - mean_t) ** 2 for at, _ in readings)
+    rate = sum((at - mean_t) * (p - mean_p) for at, p in readings) / spread
+    if rate <= 0:
+        return None
+    start = mean_t - mean_p / rate
+    if not origin <= start <= readings[0][0]:
+        return None
+    return start, rate, noise_sd / math.sqrt(spread)
+
+
+def _stalled(observations: tuple[tuple[float, float], ...], progress_noise: float) -> bool:
+    """Whether the newest reading is no further than the one before, within the noise: a
+    stall (at 80 %, say) that no line through the earlier readings can time."""
+    if len(observations) < 2:
+        return False
+    noise_sd = max(progress_noise, 0.5) / math.sqrt(3.0)
+    return observations[-1][1] - observations[-2][1] < noise_sd
+
+
+def _quantile(ordered: list[float], share: float) -> float:
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _learned_ends(
+    knowledge: JobKnowledge, experience: Experience | None, now: float
+) -> list[float] | None:
+    """Ends still ahead of ``now`` that the history makes plausible, sorted; None if it can't say.
+
+    From the newest reading through the learned percent-to-time pairs when the job reports
+    progress, else from the learned durations longer than the job's age.
+    """
+    if experience is None:
+        return None
+    if knowledge.reports_progress and knowledge.observations:
+        at, percent = knowledge.observations[-1]
+        origin = knowledge.progress_origin
+        shares = experience.elapsed_shares(
+            percent, from_sighting=knowledge.started_after is not None
+        )
+        elapsed = at - origin
+        ends = [origin + elapsed / share for share in shares if share > 0 and elapsed > 0]
+    else:
+        ends = [
+            knowledge.submitted_at + duration
+            for duration in experience.durations_beyond(now - knowledge.submitted_at)
+        ]
+    ahead = sorted(end for end in ends if end > now)
+    return ahead if len(ahead) >= _MIN_AHEAD else None
+
+
+def latest_safe_poll(knowledge: JobKnowledge, policy: PollPolicy, not_before: float) -> float:
+    """The latest poll that keeps the age bound for a job that cannot end before ``not_before``."""
+    age = max(not_before - knowledge.submitted_at, 0.0)
+    allowance = max(policy.lag_allowance - _LATENCY_MARGIN, 0.0)
+    return not_before + policy.lag_share * age + allowance
+
+
+def _aim(early: float, late: float, policy: PollPolicy) -> float:
+    """Past the whole spread of plausible ends when it is narrow, else ``target_lag`` past its
+    early end."""
+    return min(late, early + policy.target_lag)
 
 
 def _jittered(delay: float, policy: PollPolicy, rng: random.Random) -> float:
@@ -183,6 +301,63 @@ def _blind_delay(age: float, policy: PollPolicy) -> float:
     return policy.blind_growth * max(age, 0.0) + policy.blind_step
 
 
+def _safety_net_delay(
+    knowledge: JobKnowledge, policy: PollPolicy, now: float, rng: random.Random
+) -> float:
+    age = now - knowledge.submitted_at
+    due = now + _blind_delay(age, policy) + policy.safety_net_delay
+    prediction = predict_finish(knowledge, policy.progress_noise, policy.confidence)
+    if prediction is not None:
+        due = max(due, prediction.likely + policy.safety_net_delay)
+    return _jittered(due - now, policy, rng)
+
+
+def _first_delay(
+    knowledge: JobKnowledge, policy: PollPolicy, now: float, experience: Experience | None
+) -> float:
+    # The queue estimate is an upper bound ("< 5s"), often of an empty queue: it must not
+    # delay the first look. It paces polls once the job is seen queued.
+    first = policy.first_poll if knowledge.reports_progress else policy.blind_first_poll
+    shortest = knowledge.submitted_at
+    if experience is not None:
+        durations = experience.durations_beyond(-1.0)
+        if durations:
+            shortest += _quantile(list(durations), _EARLIEST)
+    due = min(knowledge.submitted_at + first, latest_safe_poll(knowledge, policy, shortest))
+    return due - now
+
+
+def _running_due(
+    knowledge: JobKnowledge,
+    policy: PollPolicy,
+    now: float,
+    rng: random.Random,
+    experience: Experience | None,
+) -> tuple[float, float]:
+    """(due, latest safe poll) of a job seen running (or queued) and not yet resolved."""
+    age = now - knowledge.submitted_at
+    safe = latest_safe_poll(knowledge, policy, now)
+    learned = _learned_ends(knowledge, experience, now)
+    if learned is not None:
+        return _aim(_quantile(learned, _EARLY), _quantile(learned, _LATE), policy), safe
+    if knowledge.reports_progress and knowledge.observations:
+        prediction = predict_finish(knowledge, policy.progress_noise, policy.confidence)
+        if (
+            prediction is not None
+            and prediction.late > now  # not overdue beyond the noise
+            and not _stalled(knowledge.observations, policy.progress_noise)
+        ):
+            return _aim(max(now, prediction.early), prediction.late, policy), safe
+    if (
+        knowledge.started_after is not None
+        and knowledge.queue_estimate is not None
+        and knowledge.submitted_at + knowledge.queue_estimate > now
+    ):
+        return knowledge.submitted_at + knowledge.queue_estimate, safe
+    # Blind, still at 0 %, or overdue against the prediction (stuck at 99 %): the same beat.
+    return now + _jittered(_blind_delay(age, policy), policy, rng), safe
+
+
 def next_poll_at(
     knowledge: JobKnowledge,
     policy: PollPolicy,
@@ -190,50 +365,20 @@ def next_poll_at(
     rng: random.Random,
     *,
     retry_after: float | None = None,
+    experience: Experience | None = None,
 ) -> float:
     """The clock time at which to poll the job next (never before ``now + floor``).
 
-    ``retry_after`` is the delay the API asked for in its last response, in seconds.
+    ``retry_after`` is the delay the API asked for in its last response, in seconds;
+    ``experience`` what the history of finished jobs of this provider says (None: nothing).
     """
-    age = now - knowledge.submitted_at
-    prediction = predict_finish(knowledge, policy.progress_noise)
     if knowledge.webhook_expected:
-        due = now + _blind_delay(age, policy) + policy.safety_net_delay
-        if prediction is not None:
-            due = max(due, prediction[0] + policy.safety_net_delay)
-        delay = due - now
+        delay = _safety_net_delay(knowledge, policy, now, rng)
     elif knowledge.polls == 0:
-        # The queue estimate is an upper bound ("< 5s"), often of an empty queue: it must not
-        # delay the first look. It paces polls once the job is seen queued (below).
-        first = policy.first_poll if knowledge.reports_progress else policy.blind_first_poll
-        delay = knowledge.submitted_at + first - now
-    elif prediction is not None:
-        finish, sigma = prediction
-        aimed = finish + policy.target_lag - policy.confidence * sigma
-        approach = now + (finish - now) * policy.approach
-        if aimed >= approach:
-            delay = aimed - now
-        else:
-            # Too vague to aim at. A small percent makes the duration estimate skewed (2 % ± 5
-            # could mean 30 s or 3 min), so approach the earliest plausible finish instead.
-            early = earliest_finish(knowledge, policy.progress_noise, policy.confidence)
-            target = finish if early is None else min(finish, early)
-            delay = (target - now) * policy.approach
-        if finish < now:
-            # Overdue (a job stuck at 99 %): back off with the overdue time, not at the floor.
-            delay = max(delay, policy.blind_growth * (now - finish))
-    elif (
-        knowledge.started_after is not None
-        and knowledge.queue_estimate is not None
-        and (knowledge.submitted_at + knowledge.queue_estimate > now)
-    ):
-        delay = knowledge.submitted_at + knowledge.queue_estimate - now
+        delay = _first_delay(knowledge, policy, now, experience)
     else:
-        delay = _blind_delay(age, policy)
-    if prediction is None or knowledge.webhook_expected:
-        # Aimed polls are spread by their own predictions; only schedules that every job of a
-        # batch shares are jittered, so a batch started together does not poll in lock step.
-        delay = _jittered(delay, policy, rng)
+        due, safe = _running_due(knowledge, policy, now, rng, experience)
+        delay = min(due, safe) - now
     delay = min(max(delay, policy.floor), policy.ceiling)
     if retry_after is not None and math.isfinite(retry_after):
         delay = max(delay, retry_after)

@@ -169,7 +169,7 @@ class Registry:
         try:
             stored = await (self.resolution(key) if look_up else self._unstored_result(key))
             if stored is not None and not future.done():
-                self._deliver(key, stored)
+                self._wake(key, stored)
             if timeout is None:
                 return await future
             async with asyncio.timeout(timeout):
@@ -198,11 +198,15 @@ class Registry:
             self._remove_waiter(key, waiting, callback)
 
     async def look_up(self, key: JobKey) -> bool:
-        """Deliver the stored result of ``key`` to its waiters, if there is one (then True)."""
+        """Wake the waiters of ``key`` with its stored result, if there is one (then True).
+
+        Like a late waiter's look, it announces nothing: the resolution was announced when
+        it was stored.
+        """
         stored = await self.resolution(key)
         if stored is None:
             return False
-        self._deliver(key, stored)
+        self._wake(key, stored)
         return True
 
     def _add_waiter(
@@ -301,11 +305,8 @@ class Registry:
                     stored.status.state.name,
                     stored.source,
                 )
-            # Not a resolution: the job resolved before. Only waiters that came since (a look
-            # at the store under way) hear of it; resolution listeners heard already.
-            waiting = self._waiting.pop(key, None)
-            if waiting is not None:
-                waiting.resolve(key, stored)
+            # Already announced when it was stored (here, or by the store if elsewhere).
+            self._wake(key, stored)
             return False
         self._deliver(key, resolution)
         return True
@@ -336,10 +337,12 @@ class Registry:
             self._unstored = MemoryResultStore(ttl=self._result_ttl, max_results=self._max_results)
         resolution = Resolution(status=status, source=source, resolved_at=self._clock())
         kept = await self._unstored.put_first(key, resolution)
-        if kept is resolution:
-            self._notify(key, status)
-            if self._on_event is not None:
-                emit(self._on_event, JobResolved(*key, status.state, source, lag))
+        if kept is not resolution:
+            self._wake(key, kept)
+            return
+        self._notify(key, status)
+        if self._on_event is not None:
+            emit(self._on_event, JobResolved(*key, status.state, source, lag))
         self._deliver(key, kept)
 
     def record_error(self, key: JobKey, error: FastwaitError) -> None:
@@ -358,10 +361,19 @@ class Registry:
         if waiting is not None:
             waiting.fail(key, error)
 
-    def _deliver(self, key: JobKey, resolution: Resolution) -> None:
+    def _wake(self, key: JobKey, resolution: Resolution) -> None:
+        """Resolve the futures of ``key``'s current waiters."""
         waiting = self._waiting.pop(key, None)
         if waiting is not None:
             waiting.resolve(key, resolution)
+
+    def _deliver(self, key: JobKey, resolution: Resolution) -> None:
+        """Wake ``key``'s waiters and announce the resolution to the listeners.
+
+        Called once per resolution this process stores, and for each one its store announces
+        from elsewhere; a duplicate or a late waiter only wakes (:meth:`_wake`).
+        """
+        self._wake(key, resolution)
         for listener in self._resolved_listeners:  # a tuple: replaced, never changed in place
             try:
                 listener(key, resolution)

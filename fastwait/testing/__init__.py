@@ -2,26 +2,42 @@
 
 ``FakeProvider`` serves tools.fast compress and convert, compressor.app and the self-hosted
 media optimizer on a real loopback HTTP server, exactly as the API documents specify them,
-with knobs for durations, failures, expiry, injected faults and webhooks::
+with knobs for expiry, injected faults and webhooks, and a :class:`JobModel` saying how its jobs
+behave (durations, a queued phase, progress curves and noise, failures part-way through)::
 
     async with FakeProvider(seed=1, durations=0.3) as fake:
         job_id = fake.create_job("compress")
         ...  # point a client at fake.base_url("compress") with api_key "test-key"
 
+    model = JobModel(durations=LogNormalDurations(median=4, sigma=1.0, high=40),
+                     queue_share=0.2, curves=ALL_CURVES, progress_noise=8)
+    async with FakeProvider(seed=1, job_model=model) as fake: ...
+
 ``python -m fastwait.testing`` runs the same server standalone (see ``--help``).
 """
 
 from fastwait.testing._faults import Fault, Faults
-from fastwait.testing._jobs import FakeJob, JobPhase, LogNormalDurations
+from fastwait.testing._job_models import (
+    ALL_CURVES,
+    JobModel,
+    JobPlan,
+    LogNormalDurations,
+    ProgressCurve,
+)
+from fastwait.testing._jobs import FakeJob, JobPhase
 from fastwait.testing._server import FakeProvider
 from fastwait.testing._webhooks import WebhookDelivery
 
 __all__ = [
+    "ALL_CURVES",
     "FakeJob",
     "FakeProvider",
     "Fault",
     "Faults",
+    "JobModel",
     "JobPhase",
+    "JobPlan",
     "LogNormalDurations",
+    "ProgressCurve",
     "WebhookDelivery",
 ]

@@ -13,31 +13,48 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from fastwait.testing._jobs import LogNormalDurations
+from fastwait.testing._job_models import (
+    ALL_CURVES,
+    JobModel,
+    LogNormalDurations,
+    ProgressCurve,
+)
 from fastwait.testing._server import FakeProvider
 
 __all__ = ["main"]
 
 
 def _durations(text: str) -> Callable[[random.Random], float] | float:
-    """``lognormal`` (median 3 s, sigma 0.8), ``lognormal:MEDIAN,SIGMA``, or fixed seconds."""
-    name, colon, parameters = text.partition(":")
-    if name == "lognormal":
-        if not colon:
-            return LogNormalDurations()
-        try:
-            median, sigma = (float(value) for value in parameters.split(","))
-            return LogNormalDurations(median=median, sigma=sigma)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                "expected lognormal:MEDIAN,SIGMA with MEDIAN > 0 and SIGMA >= 0"
-            ) from None
+    name, _, shape = text.partition(":")
     try:
+        if name == "lognormal":
+            if not shape:
+                return LogNormalDurations()
+            median, sigma, high = (float(part) for part in shape.split(","))
+            return LogNormalDurations(median=median, sigma=sigma, high=high)
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            "expected 'lognormal', 'lognormal:MEDIAN,SIGMA' or a number of seconds"
+            "expected seconds, 'lognormal' or 'lognormal:MEDIAN,SIGMA,MAX'"
         ) from None
+
+
+def _curves(text: str) -> tuple[ProgressCurve, ...]:
+    if text == "all":
+        return ALL_CURVES
+    try:
+        return tuple(ProgressCurve(name.strip()) for name in text.split(","))
+    except ValueError:
+        known = ", ".join(curve.value for curve in ProgressCurve)
+        raise argparse.ArgumentTypeError(f"expected 'all' or some of: {known}") from None
+
+
+def _window(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected LOW,HIGH (shares of the running time)") from None
+    return low, high
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,11 +71,27 @@ def _parser() -> argparse.ArgumentParser:
         "--durations",
         type=_durations,
         default=1.0,
-        help="'lognormal' (median 3 s, sigma 0.8), 'lognormal:MEDIAN,SIGMA' or seconds (default 1)",
+        help="seconds (default 1), 'lognormal' (median 3, sigma 0.8, max 20) or"
+        " 'lognormal:MEDIAN,SIGMA,MAX'; from submission to the end, queue included",
     )
-    add("--queue-time", type=float, default=0.0)
+    add("--queue-share", type=float, default=0.0, help="share of each job spent queued at 0 %%")
+    add("--queue-time", type=float, default=0.0, help="seconds queued on top of the duration")
+    add(
+        "--curves",
+        type=_curves,
+        default=(ProgressCurve.STRAIGHT,),
+        help="progress curves, one drawn per job: 'all' or a comma list of"
+        f" {', '.join(curve.value for curve in ProgressCurve)} (default straight)",
+    )
+    add("--progress-noise", type=float, default=5.0, help="± points on each reading")
     add("--failure-rate", type=float, default=0.0)
-    add("--progress-noise", type=float, default=5.0)
+    add(
+        "--failure-window",
+        type=_window,
+        default=(1.0, 1.0),
+        help="LOW,HIGH: a failing job ends at a share of its running time drawn from it"
+        " (default 1,1: at its planned end)",
+    )
     add("--output-ttl", type=float, default=3600.0)
     add("--compressorapp-retry-after", type=float, default=None)
     add("--webhook-secret", default=None, help="whsec_ key signing webhooks")
@@ -77,13 +110,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    model = JobModel(
+        durations=args.durations,
+        queue_share=args.queue_share,
+        queue_time=args.queue_time,
+        curves=args.curves,
+        progress_noise=args.progress_noise,
+        failure_rate=args.failure_rate,
+        failure_window=args.failure_window,
+    )
     async with FakeProvider(
         api_key=args.api_key,
         media_token=args.media_token,
-        durations=args.durations,
-        queue_time=args.queue_time,
-        failure_rate=args.failure_rate,
-        progress_noise=args.progress_noise,
+        job_model=model,
         output_ttl=args.output_ttl,
         compressorapp_retry_after=args.compressorapp_retry_after,
         webhook_secret=args.webhook_secret,

@@ -3,10 +3,14 @@
 Benchmarks start ``python -m fastwait.testing`` in a subprocess and cannot call
 ``create_job``/``jobs()`` directly, so the same operations are offered over HTTP, without auth:
 
-- ``POST /_fake/jobs`` ``{"provider", "count", "duration"?, "fail"?, "queue_time"?,
-  "file_name"?, "target_format"?, "callback_url"?}`` -> ``{"ids": [...]}``
+- ``POST /_fake/jobs`` ``{"provider", "count", "duration"?, "fail"?, "fails_at"?,
+  "queue_time"?, "curve"?, "file_name"?, "target_format"?, "callback_url"?}`` ->
+  ``{"ids": [...]}``; unset values are drawn from the fake's job model for each job
+  (``duration`` counts from submission, queue included; ``fails_at`` is the share of its
+  running time at which a failing job ends; ``curve`` a :class:`ProgressCurve` value)
 - ``GET /_fake/jobs?provider=...`` -> ``{"jobs": [{"provider", "id", "requests",
-  "submitted_at", "completes_at", "terminal_seen_at", "final_state", "canceled"}, ...]}``
+  "submitted_at", "started_at", "completes_at", "terminal_seen_at", "final_state", "curve",
+  "canceled"}, ...]}``
 - ``GET /_fake/clock`` -> ``{"now": ...}``, in the same clock as the job times
 - ``GET /_fake/stats`` -> ``{"requests", "webhooks_sent", "webhooks_dropped"}``
 - ``GET /_fake/faults`` -> the fault knobs ``{"error_rate", "rate_limit_rate", "drop_rate",
@@ -28,6 +32,7 @@ from aiohttp import web
 from fastwait.exceptions import ConfigurationError
 from fastwait.testing._faults import Faults
 from fastwait.testing._http import json_response
+from fastwait.testing._job_models import ProgressCurve
 from fastwait.testing._jobs import FakeJob
 from fastwait.testing._state import FakeState, check_provider
 
@@ -44,9 +49,11 @@ def _job_row(job: FakeJob) -> dict[str, Any]:
         "id": job.id,
         "requests": job.requests,
         "submitted_at": job.submitted_at,
+        "started_at": job.started_at,
         "completes_at": job.completes_at,
         "terminal_seen_at": job.terminal_seen_at,
         "final_state": job.final_state,
+        "curve": job.curve.value,
         "canceled": job.canceled,
     }
 
@@ -59,6 +66,14 @@ def _optional(body: dict[str, Any], key: str, *kinds: type) -> Any:
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise ConfigurationError(f"{key} must be {' or '.join(k.__name__ for k in kinds)}")
     return value
+
+
+def _curve(name: str) -> ProgressCurve:
+    try:
+        return ProgressCurve(name)
+    except ValueError:
+        known = ", ".join(curve.value for curve in ProgressCurve)
+        raise ConfigurationError(f"curve must be one of {known}, got {name!r}") from None
 
 
 class ControlApi:
@@ -89,23 +104,31 @@ class ControlApi:
             duration = _optional(body, "duration", int, float)
             queue_time = _optional(body, "queue_time", int, float)
             fail = _optional(body, "fail", bool)
+            fails_at = _optional(body, "fails_at", int, float)
+            curve_name = _optional(body, "curve", str)
+            curve = None if curve_name is None else _curve(curve_name)
             file_name = _optional(body, "file_name", str) or "photo.jpg"
             target_format = _optional(body, "target_format", str)
             callback_url = _optional(body, "callback_url", str)
         except (ValueError, ConfigurationError) as exc:
             return json_response({"error": str(exc)}, 400)
-        ids = [
-            self._state.new_job(
-                provider,
-                file_name=file_name,
-                duration=None if duration is None else float(duration),
-                fail=fail,
-                target_format=target_format,
-                callback_url=callback_url,
-                queue_time=None if queue_time is None else float(queue_time),
-            ).id
-            for _ in range(count)
-        ]
+        try:
+            ids = [
+                self._state.new_job(
+                    provider,
+                    file_name=file_name,
+                    duration=None if duration is None else float(duration),
+                    fail=fail,
+                    fails_at=None if fails_at is None else float(fails_at),
+                    curve=curve,
+                    target_format=target_format,
+                    callback_url=callback_url,
+                    queue_time=None if queue_time is None else float(queue_time),
+                ).id
+                for _ in range(count)
+            ]
+        except ConfigurationError as exc:
+            return json_response({"error": str(exc)}, 400)
         return json_response({"ids": ids})
 
     async def _list(self, request: web.Request) -> web.Response:

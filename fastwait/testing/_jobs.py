@@ -1,37 +1,39 @@
-"""The fake's job model and its clock math: pure, no I/O.
+"""The fake's jobs and their clock math: pure, no I/O.
 
-A job never runs anything. It is created with the clock times at which it starts and completes,
-and every answer about it (status, progress, whether its output expired) is computed from the
-clock when asked. That is what lets one process hold 10,000 concurrent jobs without a task or a
-timer per job.
+A job never runs anything. It is created with the clock times at which it starts and completes
+(drawn from a :class:`~fastwait.testing.JobModel`), and every answer about it (status, progress,
+whether its output expired) is computed from the clock when asked. That is what lets one process
+hold 10,000 concurrent jobs without a task or a timer per job.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 import random
 import uuid
 from typing import Any, Final, Literal
 
 import attrs
 
+from fastwait.testing._job_models import ProgressCurve
+
 __all__ = [
     "PROVIDERS",
     "FakeJob",
     "JobPhase",
-    "LogNormalDurations",
     "ProviderName",
     "guid7_hex",
     "output_expired",
     "phase_at",
     "random_uuid4",
-    "running_fraction",
+    "reported_percent",
     "terminal_time",
+    "work_done",
 ]
 
 ProviderName = Literal["compress", "convert", "compressorapp", "media"]
 PROVIDERS: Final[tuple[ProviderName, ...]] = ("compress", "convert", "compressorapp", "media")
+_MASK64: Final = (1 << 64) - 1
 
 
 class JobPhase(enum.Enum):
@@ -54,7 +56,9 @@ class FakeJob:
 
     Times (``submitted_at``, ``started_at``, ``completes_at``, ``canceled_at``,
     ``terminal_seen_at``) are in the fake's clock; ``created_wall`` is the wall-clock (Unix
-    seconds) creation time that ids and timestamps in payloads are made from. Tests read the
+    seconds) creation time that ids and timestamps in payloads are made from. Progress follows
+    ``curve`` from ``started_at`` to ``planned_completion`` (later than ``completes_at`` for a
+    job failing part-way), off by up to ±``progress_noise`` points per reading. Tests read the
     bookkeeping fields: ``requests`` counts every request that named the job (status, download,
     cancel, delete, compare, output url), faulted ones included; ``terminal_seen_at`` is when a
     status response first showed a terminal state.
@@ -80,6 +84,13 @@ class FakeJob:
     deleted: bool = False
     expired: bool = False
     corrupted: bool = False
+    curve: ProgressCurve = ProgressCurve.STRAIGHT
+    planned_completion: float | None = None
+    progress_noise: float = 0.0
+    noise_key: int = 0
+    """Seeds the noise of each reading, so a seed repeats the readings of a poll sequence."""
+    readings: int = 0
+    """How many noisy progress readings the job has given."""
     requests: int = 0
     terminal_seen_at: float | None = None
     terminal_fields: dict[str, Any] | None = None
@@ -113,12 +124,37 @@ def terminal_time(job: FakeJob) -> float:
     return job.canceled_at if job.canceled_at is not None else job.completes_at
 
 
-def running_fraction(job: FakeJob, now: float) -> float:
-    """How far the work is at ``now``, 0.0 at start to 1.0 at completion (linear, clamped)."""
-    span = job.completes_at - job.started_at
+def work_done(job: FakeJob, now: float) -> float:
+    """The job's share of work done at ``now`` (0.0-1.0) along its curve, without noise.
+
+    A job failing part-way stops where it failed; a canceled one where it was canceled.
+    """
+    until = job.planned_completion if job.planned_completion is not None else job.completes_at
+    at = min(now, terminal_time(job))
+    span = until - job.started_at
     if span <= 0:
-        return 1.0 if now >= job.completes_at else 0.0
-    return min(1.0, max(0.0, (now - job.started_at) / span))
+        return 1.0 if at >= until else 0.0
+    return job.curve.work_done((at - job.started_at) / span)
+
+
+def reported_percent(job: FakeJob, now: float, reading: int | None) -> float:
+    """The percent the API reports for the job at ``now``, within [0, 99] until it succeeds.
+
+    ``reading`` numbers the job's noisy readings (the same number always gets the same noise);
+    None reports the curve without noise.
+    """
+    percent = work_done(job, now) * 100.0
+    if reading is not None and job.progress_noise > 0:
+        percent += job.progress_noise * (2.0 * _unit_noise(job.noise_key, reading) - 1.0)
+    return min(99.0, max(0.0, percent))
+
+
+def _unit_noise(key: int, reading: int) -> float:
+    """A uniform draw in [0, 1) determined by ``(key, reading)`` (splitmix64, no state)."""
+    z = (key + (reading + 1) * 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return ((z ^ (z >> 31)) >> 11) / float(1 << 53)
 
 
 def output_expired(job: FakeJob, now: float, ttl: float) -> bool:
@@ -145,35 +181,3 @@ def guid7_hex(unix_ms: int, rng: random.Random) -> str:
 def random_uuid4(rng: random.Random) -> str:
     """A dashed UUID4 (compressor.app and media job ids) drawn from ``rng``, so seeds repeat."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
-
-
-@attrs.frozen
-class LogNormalDurations:
-    """Job durations that look like real ones: mostly near ``median``, with a long right tail.
-
-    Call it with a :class:`random.Random` to draw one duration in seconds, clamped to
-    ``[low, high]`` so a benchmark's slowest job stays bounded.
-    """
-
-    median: float = attrs.field(default=3.0, validator=_positive)
-    sigma: float = attrs.field(default=0.8, validator=_non_negative)
-    low: float = attrs.field(default=0.2, validator=_non_negative)
-    high: float = attrs.field(default=20.0, validator=_non_negative)
-
-    def __attrs_post_init__(self) -> None:
-        if self.low > self.high:
-            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
-
-    def __call__(self, rng: random.Random) -> float:
-        drawn = rng.lognormvariate(math.log(self.median), self.sigma)
-        return min(self.high, max(self.low, drawn))

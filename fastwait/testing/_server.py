@@ -6,7 +6,6 @@ tasks; it is an async context manager, and :meth:`FakeProvider.aclose` stops all
 
 from __future__ import annotations
 
-import random
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +20,7 @@ from fastwait.testing._compressorapp import CompressorAppApi
 from fastwait.testing._control import PREFIX, ControlApi
 from fastwait.testing._faults import Faults
 from fastwait.testing._http import callback_url_is_valid, dumps
+from fastwait.testing._job_models import Durations, JobModel, ProgressCurve
 from fastwait.testing._jobs import FakeJob, ProviderName
 from fastwait.testing._media import MediaApi
 from fastwait.testing._state import FakeConfig, FakeState, check_provider
@@ -53,10 +53,13 @@ class FakeProvider:
     """A faithful fake of tools.fast compress and convert, compressor.app and the media
     optimizer, served over real HTTP on ``host:port`` (127.0.0.1, a free port by default).
 
-    Jobs compute their state from ``clock`` when asked, so thousands cost no tasks. Each job runs
-    ``durations`` seconds (a float, or a callable drawing from a :class:`random.Random`) after
-    ``queue_time`` seconds queued; ``failure_rate`` of them end failed. ``seed`` makes ids,
-    durations, noise and fault draws repeatable (ids still embed the wall-clock time).
+    Jobs compute their state from ``clock`` when asked, so thousands cost no tasks. How they
+    behave is a :class:`~fastwait.testing.JobModel` (durations, a queued phase, progress curves
+    and noise, failures part-way through), given as ``job_model``; the shortcuts ``durations``
+    (seconds, or a callable drawing from a :class:`random.Random`; default 1), ``queue_time``
+    (default 0), ``failure_rate`` (default 0) and ``progress_noise`` (± points, default 5) build
+    a straight-line model instead and cannot be combined with ``job_model``. ``seed`` makes
+    ids, plans, noise and fault draws repeatable (ids still embed the wall-clock time).
 
     Authentication: tools.fast wants ``X-Fast-Api-Key: <api_key>``; compressor.app Basic auth
     with ``api_key`` as the username (any password) or ``Bearer <api_key>``; the media API
@@ -71,10 +74,11 @@ class FakeProvider:
         *,
         api_key: str = "test-key",
         media_token: str | None = None,
-        durations: Callable[[random.Random], float] | float = 1.0,
-        queue_time: float = 0.0,
-        failure_rate: float = 0.0,
-        progress_noise: float = 5.0,
+        job_model: JobModel | None = None,
+        durations: Durations | None = None,
+        queue_time: float | None = None,
+        failure_rate: float | None = None,
+        progress_noise: float | None = None,
         output_ttl: float = 3600.0,
         compressorapp_retry_after: float | None = None,
         webhook_secret: str | None = None,
@@ -87,13 +91,22 @@ class FakeProvider:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        shortcuts = (durations, queue_time, failure_rate, progress_noise)
+        if job_model is None:
+            job_model = JobModel(
+                durations=1.0 if durations is None else durations,
+                queue_time=queue_time or 0.0,
+                failure_rate=failure_rate or 0.0,
+                progress_noise=5.0 if progress_noise is None else progress_noise,
+            )
+        elif any(shortcut is not None for shortcut in shortcuts):
+            raise ConfigurationError(
+                "give either job_model or durations/queue_time/failure_rate/progress_noise"
+            )
         config = FakeConfig(
             api_key=api_key,
             media_token=media_token,
-            durations=durations,
-            queue_time=queue_time,
-            failure_rate=failure_rate,
-            progress_noise=progress_noise,
+            jobs=job_model,
             output_ttl=output_ttl,
             compressorapp_retry_after=compressorapp_retry_after,
             webhook_secret=webhook_secret,
@@ -126,7 +139,9 @@ class FakeProvider:
         self._closed = False
 
     def __repr__(self) -> str:
-        where = self._state.url or ("closed" if self._closed else "not started")
+        state = getattr(self, "_state", None)  # None: the constructor refused its arguments
+        closed = getattr(self, "_closed", False)
+        where = (state.url if state else "") or ("closed" if closed else "not started")
         return f"<FakeProvider {where}>"
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -211,14 +226,18 @@ class FakeProvider:
         owner: str | None = None,
         callback_url: str | None = None,
         queue_time: float | None = None,
+        model: JobModel | None = None,
+        curve: ProgressCurve | None = None,
         terminal_fields: Mapping[str, Any] | None = None,
     ) -> str:
         """Create a job directly, as if it had been submitted now; returns its id.
 
-        Unset ``duration``/``fail``/``queue_time`` follow the provider's settings, unset
-        ``outputs`` what the API would produce. ``output_file_name`` replaces the output name in
-        status payloads and ``Content-Disposition``; an ``owner`` makes the job another user's
-        (403 ``jobs.forbidden`` on tools.fast, 404 on compressor.app). ``terminal_fields`` are
+        The job is drawn from ``model`` (default: the provider's job model); a given
+        ``duration`` (seconds from submission to the end, queue included), ``fail``,
+        ``queue_time`` (seconds queued on top) or ``curve`` replaces its draw. Unset ``outputs``
+        is what the API would produce. ``output_file_name`` replaces the output name in status
+        payloads and ``Content-Disposition``; an ``owner`` makes the job another user's (403
+        ``jobs.forbidden`` on tools.fast, 404 on compressor.app). ``terminal_fields`` are
         top-level fields laid over the job's status payload (and webhook) once it has ended:
         what a real API may send that a client must survive, e.g. ``{"error": {"code":
         "processing.failed", "detail": "bad key <the key>"}}`` or a metric of ``inf``.
@@ -241,6 +260,8 @@ class FakeProvider:
             owner=owner,
             callback_url=callback_url,
             queue_time=queue_time,
+            model=model,
+            curve=curve,
         )
         if terminal_fields is not None:
             job.terminal_fields = dict(terminal_fields)
@@ -265,6 +286,11 @@ class FakeProvider:
     def corrupt_output(self, name: str, job_id: str) -> None:
         """Serve the job's output with one byte changed, so it no longer matches its sha1."""
         self.job(name, job_id).corrupted = True
+
+    @property
+    def job_model(self) -> JobModel:
+        """How this fake's jobs behave unless a job was given a model of its own."""
+        return self._state.config.jobs
 
     def now(self) -> float:
         """The fake's clock, in which all job times are expressed."""

@@ -16,6 +16,7 @@ import attrs
 from fastwait.exceptions import ConfigurationError
 from fastwait.testing import _formats
 from fastwait.testing._faults import Faults
+from fastwait.testing._job_models import JobModel, ProgressCurve
 from fastwait.testing._jobs import (
     PROVIDERS,
     FakeJob,
@@ -25,8 +26,6 @@ from fastwait.testing._jobs import (
 )
 
 __all__ = ["FakeConfig", "FakeState", "check_provider"]
-
-Durations = Callable[[random.Random], float] | float
 
 
 def check_provider(name: str) -> ProviderName:
@@ -65,10 +64,7 @@ class FakeConfig:
 
     api_key: str = "test-key"
     media_token: str | None = None
-    durations: Durations = 1.0
-    queue_time: float = attrs.field(default=0.0, validator=_non_negative)
-    failure_rate: float = attrs.field(default=0.0, validator=_rate)
-    progress_noise: float = attrs.field(default=5.0, validator=_non_negative)
+    jobs: JobModel = attrs.field(factory=JobModel)
     output_ttl: float = attrs.field(default=3600.0, validator=_non_negative)
     compressorapp_retry_after: float | None = attrs.field(
         default=None, validator=_optional_non_negative
@@ -78,12 +74,6 @@ class FakeConfig:
     webhook_duplicate_rate: float = attrs.field(default=0.0, validator=_rate)
     output_size: int = attrs.field(default=4096, validator=_at_least_one)
     multi_output_pages: int = attrs.field(default=3, validator=_at_least_one)
-
-    def __attrs_post_init__(self) -> None:
-        if not callable(self.durations) and not self.durations >= 0:
-            raise ConfigurationError(
-                f"durations must be >= 0 or a callable, got {self.durations!r}"
-            )
 
 
 _DEFAULT_TARGET: Final = {"png": "jpg"}
@@ -137,21 +127,29 @@ class FakeState:
         callback_url: str | None = None,
         queue_time: float | None = None,
         preset: str | None = None,
+        model: JobModel | None = None,
+        curve: ProgressCurve | None = None,
+        fails_at: float | None = None,
     ) -> FakeJob:
         """Create, store and (if it has a callback) schedule the webhook of a job.
 
-        Unset ``duration`` and ``fail`` are drawn from the configured durations and failure
-        rate; an unset ``outputs`` is what the API would produce (``multi_output_pages`` for a
-        PDF converted to JPG/PNG, else 1). Convert jobs without a ``target_format`` get ``jpg``
-        (``png`` sources) or ``png``.
+        The job is drawn from ``model`` (default: the fake's); a given ``duration``, ``fail``,
+        ``queue_time``, ``curve`` or ``fails_at`` replaces that draw (see
+        :meth:`JobModel.plan`). An unset ``outputs`` is what the API would produce
+        (``multi_output_pages`` for a PDF converted to JPG/PNG, else 1). Convert jobs without a
+        ``target_format`` get ``jpg`` (``png`` sources) or ``png``.
         """
         config = self.config
         rng = self.job_rng
-        if duration is None:
-            durations = config.durations
-            duration = durations(rng) if callable(durations) else durations
-        if fail is None:
-            fail = config.failure_rate > 0 and rng.random() < config.failure_rate
+        model = config.jobs if model is None else model
+        plan = model.plan(
+            rng,
+            duration=duration,
+            fail=fail,
+            queue_time=queue_time,
+            curve=curve,
+            fails_at=fails_at,
+        )
         if input_bytes is None:
             input_bytes = rng.randint(100_000, 12_000_000)
         source = _formats.lookup(_formats.split_name(file_name)[1])
@@ -177,14 +175,17 @@ class FakeState:
             if job_id not in store:
                 break
         now = self.clock()
-        started = now + (config.queue_time if queue_time is None else queue_time)
         job = FakeJob(
             provider=provider,
             id=job_id,
             submitted_at=now,
-            started_at=started,
-            completes_at=started + max(0.0, duration),
-            final_state="failed" if fail else "succeeded",
+            started_at=now + plan.queued,
+            completes_at=now + plan.ends,
+            planned_completion=now + plan.planned_end,
+            curve=plan.curve,
+            progress_noise=model.progress_noise,
+            noise_key=self.noise_rng.getrandbits(64),
+            final_state="failed" if plan.fails_at is not None else "succeeded",
             file_name=file_name,
             input_bytes=input_bytes,
             created_wall=wall,

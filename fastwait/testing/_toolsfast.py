@@ -48,9 +48,9 @@ from fastwait.testing._jobs import (
     JobPhase,
     output_expired,
     phase_at,
-    running_fraction,
-    terminal_time,
+    reported_percent,
     with_terminal_fields,
+    work_done,
 )
 from fastwait.testing._outputs import content_disposition, file_bytes, served, zip_archive
 from fastwait.testing._state import FakeState
@@ -164,20 +164,19 @@ class ToolsFastApi:
         if phase is JobPhase.SUCCEEDED:
             return {"percent": 100, "phase": None}
         if phase is not JobPhase.RUNNING:
-            reached = running_fraction(job, terminal_time(job)) * 100
-            return {"percent": round(min(99.0, reached), 1), "phase": None}
-        fraction = running_fraction(job, now)
-        percent = fraction * 100
-        noise = self._state.config.progress_noise
-        if noisy and noise > 0:
-            percent += self._state.noise_rng.uniform(-noise, noise)
-        if fraction < 0.1:
+            return {"percent": round(reported_percent(job, now, None), 1), "phase": None}
+        reading: int | None = None
+        if noisy:
+            reading = job.readings
+            job.readings += 1
+        done = work_done(job, now)
+        if done < 0.1:
             step = "analyzing"
-        elif fraction < 0.9:
+        elif done < 0.9:
             step = "compressing" if self._compress else "converting"
         else:
             step = "finalizing"
-        return {"percent": round(min(99.0, max(0.0, percent)), 1), "phase": step}
+        return {"percent": round(reported_percent(job, now, reading), 1), "phase": step}
 
     def _metrics(self, job: FakeJob, phase: JobPhase) -> dict[str, Any]:
         succeeded = phase is JobPhase.SUCCEEDED

@@ -63,7 +63,11 @@ def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     marker = request.node.get_closest_marker("fastwait_fake")
     if marker is not None and marker.args:
         raise pytest.UsageError("@pytest.mark.fastwait_fake takes keyword arguments only")
-    return {**_DEFAULTS, **(marker.kwargs if marker is not None else {})}
+    settings = marker.kwargs if marker is not None else {}
+    defaults = _DEFAULTS
+    if "job_model" in settings:  # a job model says its own durations
+        defaults = {key: value for key, value in _DEFAULTS.items() if key != "durations"}
+    return {**defaults, **settings}
 
 
 async def _started_fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeProvider]:

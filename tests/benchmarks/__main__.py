@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
         default="wrk",
         help="load generator of the receiver scenario (wrk: apt-get install -y wrk)",
     )
+    add(
+        "--models",
+        default="",
+        metavar="NAMES",
+        help="polling job models to run, comma-separated (default: all; see bench_polling)",
+    )
+    add("--plot", metavar="PNG", help="polling: draw requests/job against p95 lag (bench extra)")
     return parser
 
 
@@ -96,10 +103,10 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
             sequential=args.sequential,
             detail=args.detail,
             random_durations=args.random_durations,
+            models=tuple(name for name in args.models.split(",") if name),
+            plot=args.plot,
         )
-        for report in await bench_polling.run(options):
-            print(report.text, end="\n\n", flush=True)
-            reports.append(report)
+        reports += await bench_polling.run(options)  # printed model by model as they finish
     if args.which in ("scale", "all"):
         report = await bench_scale.run(
             bench_scale.ScaleOptions(

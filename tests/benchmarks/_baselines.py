@@ -14,7 +14,14 @@ import aiohttp
 import attrs
 import backoff
 
-__all__ = ["COMPRESS", "COMPRESSORAPP", "StatusApi", "backoff_user", "fixed_interval_user"]
+__all__ = [
+    "COMPRESS",
+    "COMPRESSORAPP",
+    "CONVERT",
+    "StatusApi",
+    "backoff_user",
+    "fixed_interval_user",
+]
 
 
 @attrs.frozen
@@ -34,6 +41,11 @@ class StatusApi:
 
 COMPRESS = StatusApi(
     path=lambda job_id: f"/compress/job/{job_id}",
+    headers=lambda key: {"X-Fast-Api-Key": key},
+    terminal=frozenset({"Succeeded", "Failed", "Canceled"}),
+)
+CONVERT = StatusApi(
+    path=lambda job_id: f"/convert/job/{job_id}",
     headers=lambda key: {"X-Fast-Api-Key": key},
     terminal=frozenset({"Succeeded", "Failed", "Canceled"}),
 )

@@ -131,6 +131,7 @@ class JobRow:
     completes_at: float
     terminal_seen_at: float | None
     final_state: str
+    curve: str = "straight"
 
     @property
     def duration(self) -> float:
@@ -158,13 +159,19 @@ class FakeControl:
         *,
         duration: float | None = None,
         fail: bool | None = None,
+        fails_at: float | None = None,
+        curve: str | None = None,
     ) -> list[str]:
-        """Create ``count`` jobs at once; unset ``duration``/``fail`` are drawn by the fake."""
+        """Create ``count`` jobs at once; unset values are drawn by the fake's job model."""
         body: dict[str, Any] = {"provider": provider, "count": count}
-        if duration is not None:
-            body["duration"] = duration
-        if fail is not None:
-            body["fail"] = fail
+        for key, value in (
+            ("duration", duration),
+            ("fail", fail),
+            ("fails_at", fails_at),
+            ("curve", curve),
+        ):
+            if value is not None:
+                body[key] = value
         async with self._session.post(f"{self._url}/_fake/jobs", json=body) as response:
             response.raise_for_status()
             payload = await response.json()
@@ -186,6 +193,7 @@ class FakeControl:
                     None if row["terminal_seen_at"] is None else float(row["terminal_seen_at"])
                 ),
                 final_state=str(row["final_state"]),
+                curve=str(row.get("curve", "straight")),
             )
             for row in payload["jobs"]
         )

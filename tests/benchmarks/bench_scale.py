@@ -51,7 +51,7 @@ __all__ = ["ScaleOptions", "run"]
 
 _REPO = Path(__file__).resolve().parents[2]
 _CLIENT = Path(__file__).with_name("_scale_client.py")
-_MODEL = "lognormal:8,0.4"
+_MODEL = "lognormal:8,0.4,20"
 _STARTUP_TIMEOUT = 30.0
 _KIB_PER_JOB = 2.0
 _LAG_FACTOR, _LAG_SLACK = 1.5, 0.2
