@@ -625,7 +625,10 @@ class Client:
         One job's failure, cancellation or timeout (``timeout`` seconds from the call, for
         each job) is reported in its result and never stops the others. Leaving the loop
         early stops waiting for the rest (at once inside ``contextlib.aclosing``, else when
-        the generator is collected). Costs no task per job: 100,000 jobs are fine.
+        the generator is collected). Costs no task per job: 100,000 jobs are fine. A store
+        that cannot be read ends the jobs it was asked about with its error; closing the
+        client (or its registry) before every job ended raises ``RuntimeError`` here, never a
+        hang.
         """
         if timeout is not None and not timeout > 0:
             raise ConfigurationError("timeout must be positive (or None to wait indefinitely)")

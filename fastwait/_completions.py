@@ -35,6 +35,7 @@ class Completions:
 
     __slots__ = (
         "_arrived",
+        "_broken",
         "_look_up",
         "_pending",
         "_provider",
@@ -66,6 +67,8 @@ class Completions:
         self._tracked: set[str] = set()
         self._arrived: collections.deque[tuple[str, Outcome, float]] = collections.deque()
         self._wakeup = asyncio.Event()
+        self._broken: BaseException | None = None
+        """What ended the task that starts the jobs early (e.g. the client closed): raised."""
 
     async def outcomes(
         self, job_ids: Sequence[str]
@@ -74,7 +77,8 @@ class Completions:
 
         ``outcome`` is the job's :class:`Resolution` or the :class:`FastwaitError` that ended
         the wait (``WaitTimeout``, a typed API error, ``ConfigurationError`` for a malformed
-        id); any other error (a closed registry) is raised.
+        id or a store that cannot be read); any other error (a closed registry, a client
+        closed while jobs were still being started) is raised.
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -88,9 +92,12 @@ class Completions:
         if self._timeout is not None:
             timer = loop.call_at(started + self._timeout, self._expire, started)
         starting = asyncio.create_task(self._start(job_ids), name="fastwait-as-completed")
+        starting.add_done_callback(self._started)
         try:
             while pending or arrived:
                 if not arrived:
+                    if self._broken is not None:
+                        raise self._broken
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
@@ -116,17 +123,24 @@ class Completions:
         for n, job_id in enumerate(job_ids, 1):
             if job_id not in pending:
                 continue  # ended already (a stored result, a timeout), or listed twice
-            if self._look_up and await self._registry.look_up((name, job_id)):
-                continue
             try:
+                if self._look_up and await self._registry.look_up((name, job_id)):
+                    continue
                 self._track(job_id)
-            except FastwaitError as error:
-                self._registry.unwatch((name, job_id), self._on_outcome)
-                self._end(job_id, error)
+            except FastwaitError as error:  # a malformed id, a store that cannot be read
+                if job_id in pending:
+                    self._registry.unwatch((name, job_id), self._on_outcome)
+                    self._end(job_id, error)
             else:
                 self._tracked.add(job_id)
             if n % _LOOKUPS_PER_TURN == 0:
                 await asyncio.sleep(0)
+
+    def _started(self, starting: asyncio.Task[None]) -> None:
+        """Any other failure to start the jobs leaves some with nobody to end them: raise it."""
+        if not starting.cancelled() and starting.exception() is not None:
+            self._broken = starting.exception()
+            self._wakeup.set()
 
     def _on_outcome(self, key: JobKey, outcome: Outcome) -> None:
         if key[1] in self._pending:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -223,6 +224,34 @@ async def test_as_completed_reports_a_malformed_id_and_waits_for_the_others(
         results = {r.job_id: r async for r in client.as_completed(["a/b", job_id], timeout=10)}
     assert isinstance(results["a/b"].error, ConfigurationError)
     assert results[job_id].succeeded
+
+
+async def test_as_completed_ends_every_job_with_the_error_of_a_store_it_cannot_read(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    ids = [fake.create_job("compress", duration=0.1) for _ in range(3)]
+    async with Registry(state=tmp_path) as registry, compress_client(fake, registry) as client:
+        async with asyncio.timeout(10):  # no timeout of its own: a hang would be forever
+            results = [r async for r in client.as_completed(ids)]
+    assert sorted(r.job_id for r in results) == sorted(ids)
+    assert all(isinstance(r.error, ConfigurationError) for r in results)
+    assert all("cannot open state file" in str(r.error) for r in results)
+
+
+async def test_as_completed_raises_when_its_client_closes_while_jobs_are_still_starting(
+    fake: FakeProvider,
+) -> None:
+    # Jobs start in turns of 500 store look-ups; the client closes after the first turn.
+    ids = ["a/b", *(f"job-{n}" for n in range(1200))]
+    async with Registry() as registry:
+        client = compress_client(fake, registry)
+        async with contextlib.aclosing(client.as_completed(ids)) as results:
+            async with asyncio.timeout(10):
+                first = await anext(results)
+                await client.aclose()
+                with pytest.raises(RuntimeError, match="closed"):
+                    await anext(results)
+    assert first.job_id == "a/b"
 
 
 async def test_as_completed_yields_a_stored_result_without_polling(fake: FakeProvider) -> None:
