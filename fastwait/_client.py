@@ -86,6 +86,8 @@ class _Submission:
     submitted_at: float
     queue_estimate: float | None
     input_bytes: int | None = None
+    webhook_expected: bool = False
+    """Submitted with this client's ``callback_url``: the API was asked to call it back."""
 
 
 class Client:
@@ -102,9 +104,11 @@ class Client:
     Hybrid mode: with ``callback_url`` (the public root of a :mod:`fastwait.receiver` app fed into
     the same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
     for APIs that sign their webhooks, ``{callback_url}/callbacks/{token}`` with a per-job
-    token derived from ``webhook_secret`` for those that cannot — and waiting relies on the
-    webhook, keeping only a slow safety-net poll per job so a lost webhook costs latency, never
-    a result. Share ``callback_bindings`` with the receiver so it knows each token's job.
+    token derived from ``webhook_secret`` for those that cannot — and waiting for a job so
+    submitted relies on the webhook, keeping only a slow safety-net poll so a lost webhook
+    costs latency, never a result. Jobs submitted elsewhere (awaited by id) are polled
+    adaptively: no API was asked to call back for them. Share ``callback_bindings`` with the
+    receiver so it knows each token's job.
     """
 
     def __init__(
@@ -261,7 +265,8 @@ class Client:
         if not file.is_file():
             raise ConfigurationError(f"{file} is not a readable file")
         nonce: str | None = None
-        if callback_url is None and self._callback_url is not None:
+        called_back = callback_url is None and self._callback_url is not None
+        if called_back:
             callback_url, nonce = self._submission_callback()
         size = file.stat().st_size  # the schedule learns durations per input size
         request = self._provider.submit_request(file.name, options, callback_url)
@@ -280,6 +285,7 @@ class Client:
                 submitted_at=asyncio.get_running_loop().time(),
                 queue_estimate=queue.estimate_seconds if queue else None,
                 input_bytes=size,
+                webhook_expected=called_back,
             ),
         )
         return accepted
@@ -485,7 +491,7 @@ class Client:
             job_id,
             submitted_at=submission.submitted_at if submission else None,
             queue_estimate=submission.queue_estimate if submission else None,
-            webhook_expected=self._callback_url is not None,
+            webhook_expected=submission.webhook_expected if submission else False,
             input_bytes=submission.input_bytes if submission else None,
         )
 

@@ -111,3 +111,17 @@ def test_a_provider_that_cannot_sign_needs_a_webhook_secret() -> None:
 def test_callback_url_must_be_absolute_http() -> None:
     with pytest.raises(ConfigurationError, match="callback_url"):
         Client(ToolsFastCompress("k", "http://127.0.0.1:1"), callback_url="/relative")
+
+
+async def test_a_job_submitted_elsewhere_is_polled_adaptively_by_a_client_with_a_callback() -> None:
+    # Nobody told the API to call this client back for it: no webhook will come.
+    async with FakeProvider(seed=13, durations=0.2) as fake:
+        job_id = fake.create_job("compress")
+        provider = ToolsFastCompress("test-key", fake.base_url("compress"))
+        policy = PollPolicy(floor=0.05, lag_allowance=0.3, safety_net_delay=60.0)
+        async with Client(
+            provider, policy=policy, callback_url="https://svc.example.com/fastwait"
+        ) as client:
+            resolution = await client.wait_resolution(job_id, timeout=5)
+    assert resolution.source == "poll"
+    assert resolution.status.state is JobState.SUCCEEDED
