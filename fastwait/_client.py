@@ -430,7 +430,8 @@ class Client:
         With ``unreported=True``, also the jobs whose result was stored but never passed to
         :meth:`mark_reported`: awaiting those returns the stored result at once, without a
         request. Report each result, then mark it, and a crash anywhere in between costs a
-        result reported twice, never one lost.
+        result reported twice, never one lost. A SQLite state keeps an unreported result until
+        it is marked, a week at most (``SQLiteResultStore(unreported_ttl=...)``).
         """
         _, poller = self._open()
         store = self._registry.store

@@ -93,6 +93,46 @@ async def test_expired_rows_are_deleted_from_the_file(tmp_path: Path, clock: Man
     connection.close()
 
 
+async def test_an_unreported_result_outlives_the_ttl(tmp_path: Path, clock: ManualClock) -> None:
+    async with SQLiteResultStore(tmp_path / "state.db", ttl=60, clock=clock) as store:
+        store.job_tracked(KEY, submitted_at=clock.now, webhook_expected=False)
+        await store.put_first(KEY, resolution())
+        clock.advance(3600)
+        store.job_tracked(("compress", "later"), submitted_at=clock.now, webhook_expected=False)
+        assert await store.get(KEY) == resolution()  # the eviction of this batch kept it
+        jobs = await store.unreported_jobs("compress")
+    assert (KEY[1], True) in {(job.job_id, job.resolved) for job in jobs}
+
+
+async def test_a_reported_result_expires_after_the_ttl(tmp_path: Path, clock: ManualClock) -> None:
+    async with SQLiteResultStore(tmp_path / "state.db", ttl=60, clock=clock) as store:
+        store.job_tracked(KEY, submitted_at=clock.now, webhook_expected=False)
+        await store.put_first(KEY, resolution())
+        store.job_reported(KEY)
+        clock.advance(61)
+        assert await store.get(KEY) is None
+        assert await store.unreported_jobs("compress") == []
+
+
+async def test_an_unreported_result_is_kept_at_most_unreported_ttl(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    path = tmp_path / "state.db"
+    async with SQLiteResultStore(path, ttl=60, unreported_ttl=3600, clock=clock) as store:
+        store.job_tracked(KEY, submitted_at=clock.now, webhook_expected=False)
+        await store.put_first(KEY, resolution())
+        clock.advance(3599)
+        assert await store.get(KEY) == resolution()
+        clock.advance(2)
+        assert await store.get(KEY) is None
+        clock.advance(60)  # the next call past the eviction interval evicts
+        assert await store.unreported_jobs("compress") == []
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT count(*) FROM results").fetchone() == (0,)
+        assert connection.execute("SELECT count(*) FROM jobs").fetchone() == (0,)
+    connection.close()
+
+
 async def test_tracked_jobs_are_listed_until_resolved_or_abandoned(tmp_path: Path) -> None:
     async with SQLiteResultStore(tmp_path / "state.db") as store:
         for job_id in ("a", "b", "c"):

@@ -10,7 +10,9 @@ user_version``; a version 1 file is upgraded in place):
   job's line is flushed), so a crash between storing and reporting loses no result. An
   abandoned job's row is deleted.
 * ``results``: one row per terminal result (``provider``, ``job_id``, ``resolution`` as JSON,
-  ``stored_at``), kept ``ttl`` seconds, like the rows of resolved jobs.
+  ``stored_at``), kept ``ttl`` seconds, like the rows of resolved jobs; the result of a
+  journaled job never reported is kept until it is, or ``unreported_ttl`` seconds (a week by
+  default) at most, so a run resumed long after a crash still reports it.
 
 Why one writer thread: sqlite3 blocks, and the poller calls the journal on its hot path. Every
 statement runs on a dedicated thread that owns the only connection; the event loop just puts a
@@ -81,6 +83,14 @@ _INDEXES: Final = """
 CREATE INDEX IF NOT EXISTS jobs_unreported ON jobs (provider) WHERE reported_at IS NULL;
 """
 
+_KEPT: Final = (
+    "(results.stored_at >= :fresh OR (results.stored_at >= :unreported AND EXISTS ("
+    "SELECT 1 FROM jobs WHERE jobs.provider = results.provider"
+    " AND jobs.job_id = results.job_id AND jobs.reported_at IS NULL)))"
+)
+"""Whether a result row is still kept: younger than ``ttl``, or journaled, unreported and
+younger than ``unreported_ttl``. Parameters: the cutoffs ``:fresh`` and ``:unreported``."""
+
 _BATCH: Final = 2048
 """At most this many commands in one transaction, so a flood of writes still commits often."""
 
@@ -134,18 +144,29 @@ class _Writer:
     """The thread that owns the connection: it holds no reference to the store, so a store
     dropped without :meth:`SQLiteResultStore.aclose` can still be collected (and end it)."""
 
-    __slots__ = ("_busy_timeout", "_clock", "_evicted_at", "_path", "_queue", "_ttl", "failures")
+    __slots__ = (
+        "_busy_timeout",
+        "_clock",
+        "_evicted_at",
+        "_path",
+        "_queue",
+        "_ttl",
+        "_unreported_ttl",
+        "failures",
+    )
 
     def __init__(
         self,
         path: str,
         ttl: float,
+        unreported_ttl: float,
         busy_timeout: float,
         clock: Callable[[], float],
         commands: queue.SimpleQueue[_Command | object],
     ) -> None:
         self._path = path
         self._ttl = ttl
+        self._unreported_ttl = unreported_ttl
         self._busy_timeout = busy_timeout
         self._clock = clock
         self._queue = commands
@@ -270,6 +291,10 @@ class _Writer:
         failed = False
         try:
             connection.execute("BEGIN IMMEDIATE")
+            if now - self._evicted_at > min(self._ttl, 60.0):
+                # First, so that no command of the batch sees a row past its keeping.
+                self._evicted_at = now
+                self._run(connection, self._evict, now)
             for command in batch:
                 reply = command.reply
                 if reply is not None and not reply.set_running_or_notify_cancel():
@@ -278,9 +303,6 @@ class _Writer:
                 failed = failed or isinstance(outcome, _Failure)
                 if reply is not None:
                     answers.append((reply, outcome))
-            if now - self._evicted_at > min(self._ttl, 60.0):
-                self._evicted_at = now
-                self._run(connection, self._evict, now)
             connection.execute("COMMIT")
         except Exception as exc:  # the thread must outlive any failure, or callers hang
             if connection.in_transaction:
@@ -352,22 +374,32 @@ class _Writer:
         return error
 
     def _evict(self, connection: sqlite3.Connection, now: float) -> None:
-        cutoff = now - self._ttl
-        connection.execute("DELETE FROM results WHERE stored_at < ?", (cutoff,))
-        connection.execute("DELETE FROM jobs WHERE resolved_at < ?", (cutoff,))
+        cutoffs = {"fresh": now - self._ttl, "unreported": now - self._unreported_ttl}
+        connection.execute(f"DELETE FROM results WHERE stored_at < :fresh AND NOT {_KEPT}", cutoffs)
+        connection.execute(
+            "DELETE FROM jobs WHERE resolved_at < :fresh"
+            " AND (reported_at IS NOT NULL OR resolved_at < :unreported)",
+            cutoffs,
+        )
 
 
 class SQLiteResultStore:
     """Terminal results and the journal of awaited jobs, in the SQLite file at ``path``.
 
     Implements :class:`~fastwait.ResultStore` and ``JobJournal``. Results are kept ``ttl``
-    seconds (evicted lazily). Constructing it does no I/O; the file is opened (and created) by
-    the first call, which raises :class:`ConfigurationError` when ``path`` is not a usable
-    SQLite file (a directory, unwritable, not a database, written by a newer fastwait). Later
-    storage failures raise :class:`TransportError` when the file is locked by another process
-    past ``busy_timeout`` seconds (transient) and :class:`ConfigurationError` otherwise (disk
-    full, I/O error). Use it from one event loop; :meth:`aclose` flushes and closes it. Journal
-    calls after :meth:`aclose` are ignored; other calls raise ``RuntimeError``.
+    seconds (evicted lazily), except that the result of a journaled job nobody marked reported
+    (:meth:`job_reported`) is kept until it is, at most ``unreported_ttl`` seconds (a week; never
+    less than ``ttl``): at-least-once output survives a restart long after a crash. A program
+    that never marks results reported keeps each for ``unreported_ttl``; give it
+    ``unreported_ttl=ttl`` to keep them no longer.
+
+    Constructing it does no I/O; the file is opened (and created) by the first call, which
+    raises :class:`ConfigurationError` when ``path`` is not a usable SQLite file (a directory,
+    unwritable, not a database, written by a newer fastwait). Later storage failures raise
+    :class:`TransportError` when the file is locked by another process past ``busy_timeout``
+    seconds (transient) and :class:`ConfigurationError` otherwise (disk full, I/O error). Use
+    it from one event loop; :meth:`aclose` flushes and closes it. Journal calls after
+    :meth:`aclose` are ignored; other calls raise ``RuntimeError``.
     """
 
     def __init__(
@@ -375,6 +407,7 @@ class SQLiteResultStore:
         path: str | os.PathLike[str],
         *,
         ttl: float = 600.0,
+        unreported_ttl: float = 7 * 24 * 3600.0,
         busy_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -382,12 +415,17 @@ class SQLiteResultStore:
             raise ConfigurationError(f"state must be a file path, not {path!r}")
         if not ttl > 0:
             raise ConfigurationError("result ttl must be positive")
+        if not unreported_ttl > 0:
+            raise ConfigurationError("unreported_ttl must be positive")
         if not busy_timeout >= 0:
             raise ConfigurationError("busy_timeout must be >= 0")
         self._path = os.fspath(path)
         self._ttl = float(ttl)
         self._queue: queue.SimpleQueue[_Command | object] = queue.SimpleQueue()
-        self._writer = _Writer(self._path, self._ttl, float(busy_timeout), clock, self._queue)
+        self._unreported_ttl = max(float(unreported_ttl), self._ttl)
+        self._writer = _Writer(
+            self._path, self._ttl, self._unreported_ttl, float(busy_timeout), clock, self._queue
+        )
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -450,12 +488,12 @@ class SQLiteResultStore:
         """
         encoded = encode_resolution(resolution)
         provider, job_id = key
-        ttl = self._ttl
 
         def put(connection: sqlite3.Connection, now: float) -> Resolution:
             connection.execute(
-                "DELETE FROM results WHERE provider = ? AND job_id = ? AND stored_at < ?",
-                (provider, job_id, now - ttl),
+                "DELETE FROM results WHERE provider = :provider AND job_id = :job_id"
+                f" AND NOT {_KEPT}",
+                {"provider": provider, "job_id": job_id, **self._cutoffs(now)},
             )
             inserted = connection.execute(
                 "INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?)",
@@ -487,15 +525,14 @@ class SQLiteResultStore:
         return result
 
     async def get(self, key: JobKey) -> Resolution | None:
-        """The stored result of ``key`` if it is younger than ``ttl``, else None."""
+        """The stored result of ``key`` while it is kept (see the class docstring), else None."""
         provider, job_id = key
-        ttl = self._ttl
 
         def read(connection: sqlite3.Connection, now: float) -> str | None:
             row = connection.execute(
-                "SELECT resolution FROM results WHERE provider = ? AND job_id = ?"
-                " AND stored_at >= ?",
-                (provider, job_id, now - ttl),
+                f"SELECT resolution FROM results WHERE provider = :provider AND job_id = :job_id"
+                f" AND {_KEPT}",
+                {"provider": provider, "job_id": job_id, **self._cutoffs(now)},
             ).fetchone()
             return None if row is None else str(row[0])
 
@@ -510,6 +547,10 @@ class SQLiteResultStore:
 
     def listen(self, deliver: Callable[[JobKey, Resolution], None]) -> None:
         """Nothing is announced: one process at a time owns a state file."""
+
+    def _cutoffs(self, now: float) -> dict[str, float]:
+        """The parameters of :data:`_KEPT` at ``now``."""
+        return {"fresh": now - self._ttl, "unreported": now - self._unreported_ttl}
 
     # --- JobJournal -------------------------------------------------------------------------
     def job_tracked(
