@@ -33,7 +33,7 @@ async def provider() -> AsyncIterator[FakeProvider]:
 
 
 async def start_cli(
-    fake: FakeProvider, state: Path, ids: Sequence[str]
+    fake: FakeProvider, state: Path, ids: Sequence[str], options: Sequence[str] = ()
 ) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -49,6 +49,7 @@ async def start_cli(
         "--state",
         str(state),
         "--jsonl",
+        *options,
         *ids,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -179,3 +180,26 @@ async def test_resume_offers_a_stored_result_until_it_is_marked_reported(
     async with Registry(state=state) as registry, Client(api, registry=registry) as client:
         assert await client.resume(unreported=True) == []
     assert provider.job("compress", job_id).requests == requests, "the stored result was fetched"
+
+
+async def test_a_failed_download_is_retried_by_the_resumed_run(
+    provider: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = provider.create_job("compress", duration=0.0)
+    provider.expire("compress", job_id)
+    state, out = tmp_path / "state.db", tmp_path / "out"
+    failed = await start_cli(provider, state, [job_id], ["--download", str(out)])
+    first = await read_result(failed)
+    await failed.communicate()
+    assert first is not None
+    assert first["error"]["code"] == "download_failed"
+
+    provider.job("compress", job_id).expired = False  # the output can be fetched again
+    again = await start_cli(provider, state, [], ["--download", str(out)])
+    second = await read_result(again)
+    _, stderr = await again.communicate()
+    assert again.returncode == 0, stderr.decode()
+    assert second is not None
+    assert second["id"] == job_id
+    assert second["error"] is None
+    assert [Path(path).name for path in second["saved"]] == ["photo-compressed.jpg"]

@@ -199,16 +199,19 @@ async def _wait_all(
                         flush=True,
                     )
                 display.finished(report)
-                _mark_reported(client, result)
+                _mark_reported(client, report)
                 _log_finished(report)
     return reports
 
 
-def _mark_reported(client: Client, result: JobResult) -> None:
+def _mark_reported(client: Client, report: JobReport) -> None:
     """Journal that the job's end is out (downloaded, then printed and flushed): a run
-    resumed after a crash reports what was not, and only that (at-least-once output)."""
-    if result.status is not None:
-        client.mark_reported(result.job_id)
+    resumed after a crash reports what was not, and only that (at-least-once output).
+
+    A result whose download failed stays unreported, so the resumed run downloads it again.
+    """
+    if report.result.status is not None and report.download_error is None:
+        client.mark_reported(report.result.job_id)
 
 
 async def _finish(
