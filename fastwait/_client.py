@@ -374,8 +374,9 @@ class Client:
         one, sha1-verified: no half file is ever left under the final name. Files get the
         process umask, like any other file the user creates. A multi-output job saves its ZIP
         (see :meth:`download_outputs`). ``status`` (e.g. what :meth:`wait` returned) saves a
-        status request. Raises ``ExpiredError`` (410) once the output was cleaned up, and
-        ``ConfigurationError`` when ``dest`` cannot be made a directory.
+        status request. Raises ``ExpiredError`` (410) once the output was cleaned up,
+        ``ConfigurationError`` when ``dest`` cannot be made a directory, and ``DownloadError``
+        when the file cannot be saved (a full disk, a directory in the way, no permission).
         """
         transport, _ = self._open()
         directory = make_directory(dest)

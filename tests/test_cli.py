@@ -248,6 +248,24 @@ async def test_overwrite_replaces_a_file_of_the_same_name(
     assert (tmp_path / "photo-compressed.jpg").read_bytes() != b"old"
 
 
+async def test_an_output_the_file_system_refuses_is_a_download_failed_line_not_a_crash(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    refused, saved = (fake.create_job("compress", duration=0.1) for _ in range(2))
+    (tmp_path / "photo-compressed.jpg").mkdir()  # in the way of the first output it replaces
+    code, out, err = await fastwait(
+        "wait", "--provider", "compress", "--base-url", fake.base_url("compress"),
+        "--api-key", "test-key", "--download", str(tmp_path), "--overwrite", "--jsonl",
+        refused, saved,
+    )  # fmt: skip
+    assert code == 1, err
+    assert "Traceback" not in err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 2
+    assert all(line["error"]["code"] == "download_failed" for line in lines)
+    assert all(line["state"] == "SUCCEEDED" for line in lines)
+
+
 async def test_a_failed_download_is_a_failure_in_summary_and_exit_status(
     fake: FakeProvider, tmp_path: Path
 ) -> None:

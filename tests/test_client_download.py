@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from fastwait import Client, JobState, PollPolicy
+from fastwait.downloads._atomic_file import place_without_hard_links
 from fastwait.exceptions import (
     BadResponseError,
     ChecksumMismatchError,
     ConfigurationError,
+    DownloadError,
     ExpiredError,
     NotReadyError,
     TransportError,
@@ -170,6 +172,31 @@ async def test_overwrite_replaces_an_existing_file(fake: FakeProvider, tmp_path:
     assert path == tmp_path / "photo-compressed.jpg"
     assert path.stat().st_size == 4096
     assert listing(tmp_path) == ["photo-compressed.jpg"]
+
+
+async def test_a_file_the_system_refuses_to_write_is_a_download_error_leaving_nothing(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    (tmp_path / "photo-compressed.jpg").mkdir()  # nothing can replace a directory
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        with pytest.raises(DownloadError, match=r"photo-compressed\.jpg"):
+            await c.download(job_id, tmp_path, status=status, overwrite=True)
+    assert listing(tmp_path) == ["photo-compressed.jpg"]
+    assert (tmp_path / "photo-compressed.jpg").is_dir()
+
+
+def test_without_hard_links_a_taken_name_is_still_never_replaced(tmp_path: Path) -> None:
+    (tmp_path / "photo.jpg").write_bytes(b"mine")
+    temp = tmp_path / ".fastwait-1.part"
+    temp.write_bytes(b"output")
+    candidates = [tmp_path / "photo.jpg", tmp_path / "photo-job.jpg"]
+    placed = place_without_hard_links(temp, candidates)
+    assert placed == tmp_path / "photo-job.jpg"
+    assert placed.read_bytes() == b"output"
+    assert (tmp_path / "photo.jpg").read_bytes() == b"mine"
+    assert listing(tmp_path) == ["photo-job.jpg", "photo.jpg"]
 
 
 async def test_unpacked_members_that_exist_get_the_job_id(

@@ -2,11 +2,15 @@
 
 A crash, a truncated body or a checksum mismatch leaves nothing under the final name. Files are
 created with mode 0666 less the process umask, like any file the user's own tools create.
+Whatever the file system refuses (a full disk, a directory in the way, no permission) is a
+:class:`DownloadError` naming the file and the system's reason: one output that cannot be
+saved must not end a batch of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -16,7 +20,13 @@ from typing import IO
 
 from fastwait.exceptions import ChecksumMismatchError, DownloadError
 
-__all__ = ["AtomicFile"]
+__all__ = ["AtomicFile", "place_without_hard_links"]
+
+_NO_HARD_LINKS = frozenset(
+    {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK}
+)
+"""What ``link()`` answers on a file system that cannot make (more) hard links (FAT, some
+network and FUSE file systems)."""
 
 
 class AtomicFile:
@@ -26,7 +36,8 @@ class AtomicFile:
     sha1, fsyncs, and moves it into place. An existing file of that name is replaced when
     ``overwrite``; otherwise the first free name of ``alternatives`` (names in the same
     folder) is taken, and with no alternatives it is a :class:`DownloadError`. Leaving the
-    context without commit removes the temporary file.
+    context without commit removes the temporary file. Every failure, the file system's
+    included, is a :class:`DownloadError`.
     """
 
     def __init__(
@@ -43,13 +54,19 @@ class AtomicFile:
     def __enter__(self) -> AtomicFile:
         if not self._overwrite and not self._alternatives and self.target.exists():
             raise DownloadError(f"{self.target} exists (pass overwrite=True to replace it)")
-        fd, self._temp_path = _create_beside(self.target)
+        try:
+            fd, self._temp_path = _create_beside(self.target)
+        except OSError as exc:
+            raise self._cannot_save(exc) from exc
         self._file = os.fdopen(fd, "wb")
         return self
 
     def write(self, chunk: bytes) -> None:
         assert self._file is not None, "use AtomicFile as a context manager"
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            raise self._cannot_save(exc) from exc
         self._sha1.update(chunk)
         self._size += len(chunk)
 
@@ -73,40 +90,86 @@ class AtomicFile:
                 f"{self.target.name}: sha1 {self._sha1.hexdigest()} does not match the API's "
                 f"{expected_sha1}"
             )
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        if self._overwrite:
-            os.replace(self._temp_path, self.target)
-            placed = self.target
-        else:
-            placed = self._link_first_free()
-            self._temp_path.unlink()
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            if self._overwrite:
+                os.replace(self._temp_path, self.target)
+                placed = self.target
+            else:
+                placed = self._place_first_free(self._temp_path)
+        except OSError as exc:
+            raise self._cannot_save(exc) from exc
         self._temp_path = None
         return placed
 
-    def _link_first_free(self) -> Path:
-        """Hard-link the temporary file under the first name not taken (atomic, no clobber)."""
-        assert self._temp_path is not None
-        names = [self.target.name, *self._alternatives]
-        for name in dict.fromkeys(names):
-            candidate = self.target.with_name(name)
-            try:
-                os.link(self._temp_path, candidate)
-            except FileExistsError:
-                continue
-            return candidate
+    def _place_first_free(self, temp: Path) -> Path:
+        """Move ``temp`` to the first name not taken, never replacing a file."""
+        names = list(dict.fromkeys([self.target.name, *self._alternatives]))
+        candidates = [self.target.with_name(name) for name in names]
+        try:
+            placed = _link_first_free(temp, candidates)
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            placed = place_without_hard_links(temp, candidates)
+        else:
+            temp.unlink()
+        if placed is not None:
+            return placed
         if len(names) == 1:
             raise DownloadError(f"{self.target} appeared while downloading")
         raise DownloadError(f"too many files named like {self.target.name} in {self.target.parent}")
 
+    def _cannot_save(self, exc: OSError) -> DownloadError:
+        return DownloadError(
+            f"cannot save {self.target.name} in {self.target.parent}: {exc.strerror or exc}"
+        )
+
     def __exit__(self, *exc_info: object) -> None:
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):  # the error that brought us here is the story
+                self._file.close()
         if self._temp_path is not None:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 self._temp_path.unlink()
             self._temp_path = None
+
+
+def _link_first_free(temp: Path, candidates: list[Path]) -> Path | None:
+    """Hard-link ``temp`` under the first candidate not taken (atomic, never replaces a file);
+    None when every one is taken. The caller removes ``temp``."""
+    for candidate in candidates:
+        try:
+            os.link(temp, candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    return None
+
+
+def place_without_hard_links(temp: Path, candidates: list[Path]) -> Path | None:
+    """Move ``temp`` to the first candidate not taken where ``link()`` is unsupported.
+
+    The name is claimed with an empty file created exclusively (so an existing file is never
+    replaced), then ``temp`` is renamed over the claim. Unlike a hard link, a crash between
+    the two leaves the claimed name empty. None when every candidate is taken.
+    """
+    for candidate in candidates:
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        try:
+            os.replace(temp, candidate)
+        except OSError:
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+            raise
+        return candidate
+    return None
 
 
 def _create_beside(target: Path) -> tuple[int, Path]:
