@@ -8,18 +8,22 @@ so runs sharing one server never see each other's keys.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
 import secrets
+import shutil
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fastwait.registry._redis import RedisResultStore
 
-__all__ = ["REDIS_URL", "RedisHarness", "redis_harness"]
+__all__ = ["REDIS_URL", "PrivateRedis", "RedisHarness", "private_redis", "redis_harness"]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -104,3 +108,59 @@ async def redis_harness() -> AsyncIterator[RedisHarness]:
         yield harness
     finally:
         await harness.aclose()
+
+
+class PrivateRedis:
+    """A Redis server of one test's own, for troubles that must not reach the shared one (a
+    failover's read-only replica, a full memory): ``url`` and an ``admin`` client."""
+
+    def __init__(self, url: str, admin: Any) -> None:
+        self.url = url
+        self.admin = admin
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextlib.asynccontextmanager
+async def private_redis(directory: Path) -> AsyncIterator[PrivateRedis]:
+    """Start ``redis-server`` on a free loopback port (files in ``directory``), stop it after.
+
+    Skips (or fails, when CI requires Redis) where no ``redis-server`` is installed.
+    """
+    executable = shutil.which("redis-server")
+    if executable is None:
+        if os.environ.get("FASTWAIT_REQUIRE_REDIS") == "1":
+            pytest.fail("FASTWAIT_REQUIRE_REDIS=1 but redis-server is not installed", pytrace=False)
+        pytest.skip("redis-server is not installed")
+    require_redis()  # the redis package, and a machine where Redis runs at all
+    import redis.asyncio
+
+    port = _free_port()
+    server = await asyncio.create_subprocess_exec(
+        executable, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+        "--appendonly", "no", "--dir", str(directory),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert server.stdout is not None
+    log = server.stdout
+    draining: asyncio.Task[bytes] | None = None
+    try:
+        async with asyncio.timeout(10):
+            while b"Ready to accept connections" not in (line := await log.readline()):
+                assert line, "redis-server ended before it was ready"
+        draining = asyncio.create_task(log.read())  # its log must never fill the pipe
+        admin = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+        try:
+            yield PrivateRedis(f"redis://127.0.0.1:{port}/0", admin)
+        finally:
+            await admin.aclose()
+    finally:
+        server.terminate()
+        await server.wait()
+        if draining is not None:
+            await draining

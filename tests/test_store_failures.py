@@ -7,17 +7,19 @@ import json
 import logging
 import random
 import resource
+import socket
 import sqlite3
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_support import RedisHarness, redis_harness
+from redis_support import PrivateRedis, RedisHarness, private_redis, redis_harness
 
 from fastwait import Client, JobState, MemoryResultStore, PollPolicy, Registry
+from fastwait.events import Event, PollFailed
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import ToolsFastCompress
 from fastwait.registry._redis import RedisResultStore
@@ -249,3 +251,57 @@ async def test_a_redis_that_refuses_the_credentials_fails_the_waiters_with_a_typ
         with pytest.raises(ConfigurationError, match="refused the credentials") as raised:
             await asyncio.wait_for(client.wait(job_id), timeout=10)
     assert "not-the-password" not in str(raised.value)
+
+
+async def _demote(server: PrivateRedis) -> None:
+    with socket.socket() as dead:  # a master that is gone: the replica never syncs
+        dead.bind(("127.0.0.1", 0))
+        await server.admin.replicaof("127.0.0.1", dead.getsockname()[1])
+
+
+async def _promote(server: PrivateRedis) -> None:
+    await server.admin.replicaof("NO", "ONE")
+
+
+async def _fill_memory(server: PrivateRedis) -> None:
+    await server.admin.config_set("maxmemory", "1")
+
+
+async def _free_memory(server: PrivateRedis) -> None:
+    await server.admin.config_set("maxmemory", "0")
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    ("trouble", "over"),
+    [(_demote, _promote), (_fill_memory, _free_memory)],
+    ids=["READONLY during a failover", "OOM"],
+)
+async def test_a_redis_refusing_writes_for_a_while_delays_results_never_fails_them(
+    fake: FakeProvider,
+    tmp_path: Path,
+    trouble: Callable[[PrivateRedis], Awaitable[None]],
+    over: Callable[[PrivateRedis], Awaitable[None]],
+) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    failures: list[PollFailed] = []
+    failed = asyncio.Event()
+
+    def hook(event: Event) -> None:
+        if isinstance(event, PollFailed):
+            failures.append(event)
+            failed.set()
+
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with private_redis(tmp_path) as server:
+        await trouble(server)
+        async with (
+            Registry(redis=server.url, on_event=hook) as registry,
+            Client(api, registry=registry, policy=FAST) as client,
+        ):
+            waiting = asyncio.create_task(client.wait(job_id, timeout=20))
+            await failed.wait()
+            await over(server)
+            status = await waiting
+    assert status.state is JobState.SUCCEEDED
+    assert all(failure.transient for failure in failures)

@@ -23,12 +23,13 @@ Keys (``prefix`` defaults to ``fastwait:``): ``{prefix}result:{provider}:{job_id
 ``{prefix}results``. A message is one line of JSON naming the publishing replica and the key,
 then the stored value; a lease release is the line alone, with ``"lease": "released"``.
 
-When Redis is unreachable, waiters keep waiting: ``get`` answers None (the key is re-read once
-the listener reconnects), while ``put_first`` and ``acquire_poll_lease`` raise
-:class:`~fastwait.exceptions.TransportError`, which the poller treats as transient (and says,
-and hands to timed-out waiters as ``WaitTimeout.last_error``). The listener reconnects with
-the ``backoff`` library's exponential delays and full jitter, and says that it cannot once,
-then every 30 s.
+When Redis is unreachable, or refuses commands for a while (a failover's read-only replica,
+``OOM``, ``TRYAGAIN``, ``CLUSTERDOWN``, ``BUSY``, ``LOADING``), waiters keep waiting: ``get``
+answers None (the key is re-read once the listener reconnects), while ``put_first`` and
+``acquire_poll_lease`` raise :class:`~fastwait.exceptions.TransportError`, which the poller
+treats as transient (and says, and hands to timed-out waiters as ``WaitTimeout.last_error``).
+The listener reconnects with the ``backoff`` library's exponential delays and full jitter, and
+says that it cannot once, then every 30 s.
 """
 
 from __future__ import annotations
@@ -113,6 +114,39 @@ def _checked_url(url: str) -> str:
             f"the database in Redis URL {_redacted(url)} must be a number, not {database!r}"
         )
     return url
+
+
+_PASSING_ERRORS: Final = (
+    "ReadOnlyError",
+    "OutOfMemoryError",
+    "TryAgainError",
+    "ClusterDownError",
+    "BusyLoadingError",
+)
+"""redis-py's exceptions for refusals that pass without anyone's help (looked up by name:
+older redis-py versions lack some)."""
+_PASSING_CODES: Final = (
+    "READONLY",
+    "OOM",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "MASTERDOWN",
+    "LOADING",
+    "BUSY",
+    "NOREPLICAS",
+    "MISCONF",
+)
+"""The same refusals by the error code that starts the server's answer, for those redis-py
+raises as a plain ``ResponseError``."""
+
+
+def _is_passing(errors: Any, exc: Exception) -> bool:
+    """Whether ``exc`` is a refusal that a failover, a freed memory or a finished script ends."""
+    passing = tuple(getattr(errors, name) for name in _PASSING_ERRORS if hasattr(errors, name))
+    if isinstance(exc, passing):
+        return True
+    code = str(exc).split(" ", 1)[0]
+    return isinstance(exc, errors.ResponseError) and code in _PASSING_CODES
 
 
 class RedisResultStore:
@@ -237,7 +271,13 @@ class RedisResultStore:
         return f"{self._prefix}lease:{key[0]}:{key[1]}"
 
     def _error(self, exc: Exception) -> FastwaitError:
-        """A redis-py exception as fastwait's: lost connections and timeouts are transient."""
+        """A redis-py exception as fastwait's.
+
+        Transient: lost connections and timeouts, and the refusals that a running deployment
+        cures by itself (a failover's read-only replica, a full memory, a cluster resharding
+        or down, a busy script, a loading dataset): jobs keep waiting and polls back off.
+        Anything else (credentials, a command the server does not know) needs a person.
+        """
         errors = self._redis.exceptions
         where = _redacted(self._url)
         if isinstance(exc, errors.AuthenticationError | errors.AuthorizationError):
@@ -247,6 +287,8 @@ class RedisResultStore:
             if self._url.startswith("rediss:"):
                 hint = " (the URL asks for TLS: is the server at that port speaking it?)"
             return TransportError(f"Redis at {where} is unreachable: {exc}{hint}")
+        if _is_passing(errors, exc):
+            return TransportError(f"Redis at {where} refuses commands for now: {exc}")
         return ConfigurationError(f"Redis at {where} refused a command: {exc}")
 
     def _decode(self, key: JobKey, value: bytes | str) -> Resolution | None:
