@@ -20,7 +20,7 @@ from redis_support import PrivateRedis, RedisHarness, private_redis, redis_harne
 
 from fastwait import Client, JobState, MemoryResultStore, PollPolicy, Registry
 from fastwait.events import Event, PollFailed
-from fastwait.exceptions import ConfigurationError
+from fastwait.exceptions import ConfigurationError, TransportError, WaitTimeout
 from fastwait.providers import ToolsFastCompress
 from fastwait.registry._redis import RedisResultStore
 from fastwait.registry._sqlite import SQLiteResultStore
@@ -305,3 +305,63 @@ async def test_a_redis_refusing_writes_for_a_while_delays_results_never_fails_th
             status = await waiting
     assert status.state is JobState.SUCCEEDED
     assert all(failure.transient for failure in failures)
+
+
+class _RefusingStore(MemoryResultStore):
+    """A store that cannot take a result (as while Redis is unreachable) ``refusals`` times,
+    and notes how many requests the fake had seen for the job at the first refusal."""
+
+    def __init__(self, fake: FakeProvider, refusals: float) -> None:
+        super().__init__()
+        self.fake = fake
+        self.refusals = refusals
+        self.requests_at_first_refusal: int | None = None
+
+    async def put_first(self, key: JobKey, resolution: Resolution) -> Resolution:
+        if self.refusals > 0:
+            self.refusals -= 1
+            if self.requests_at_first_refusal is None:
+                self.requests_at_first_refusal = self.fake.job(*key).requests
+            raise TransportError("the result store is unreachable")
+        return await super().put_first(key, resolution)
+
+
+async def test_a_result_the_store_refused_is_stored_later_without_asking_the_api_again(
+    fake: FakeProvider,
+) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    store = _RefusingStore(fake, refusals=3)
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with Registry(store) as registry, Client(api, registry=registry, policy=FAST) as client:
+        status = await client.wait(job_id, timeout=10)
+    assert status.state is JobState.SUCCEEDED
+    assert store.refusals == 0
+    assert fake.job("compress", job_id).requests == store.requests_at_first_refusal
+
+
+async def test_a_wait_timing_out_while_the_store_refuses_the_result_carries_the_store_error(
+    fake: FakeProvider,
+) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    store = _RefusingStore(fake, refusals=float("inf"))
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with Registry(store) as registry, Client(api, registry=registry, policy=FAST) as client:
+        with pytest.raises(WaitTimeout) as raised:
+            await client.wait(job_id, timeout=1.0)
+    assert isinstance(raised.value.last_error, TransportError)
+    assert "the result store is unreachable" in str(raised.value.last_error)
+
+
+async def test_a_store_refusing_results_for_a_second_is_said_on_the_log(
+    fake: FakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    job_id = fake.create_job("compress", duration=0.1)
+    store = _RefusingStore(fake, refusals=float("inf"))
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with Registry(store) as registry, Client(api, registry=registry, policy=FAST) as client:
+        with pytest.raises(WaitTimeout):
+            await client.wait(job_id, timeout=2.5)
+    (said,) = records(caplog, logging.WARNING, "fastwait.poller")
+    assert "cannot reach the result store" in said
+    assert "the result store is unreachable" in said

@@ -5,7 +5,10 @@ the earliest due time, then starts a status request for every due job, at most
 ``max_in_flight`` at once. What to do with each answer is decided by the pure
 :func:`fastwait.polling._schedule.next_poll_at`; this module only carries it out:
 
-* a terminal status is published to the registry and the job is dropped;
+* a terminal status is published to the registry and the job is dropped; if the result store
+  cannot take it for now (Redis unreachable, a SQLite file locked), the status is kept and
+  only the store write is retried, with the same backoff, while the error is recorded for the
+  job's waiters and an outage of the store is said like one of the API;
 * a non-terminal one is published as progress and the job rescheduled (``Retry-After`` honored);
 * a transient error (timeout, reset, 429, 5xx, truncated body) reschedules with the ``backoff``
   library's exponential wait generator and full jitter; a job is never failed for one, but it
@@ -76,6 +79,7 @@ class _Tracked:
         "seq",
         "stats",
         "unfinished_at",
+        "unstored",
     )
 
     def __init__(self, job_id: str, knowledge: JobKnowledge, stats: PollStats) -> None:
@@ -89,6 +93,8 @@ class _Tracked:
         self.error_waits: Generator[float, None, None] | None = None
         self.unfinished_at = knowledge.submitted_at
         """When the job was last known unfinished: sent time of the last non-terminal poll."""
+        self.unstored: tuple[JobStatus, float] | None = None
+        """The terminal status (and its lag) that the result store could not take yet."""
 
 
 class Poller:
@@ -362,6 +368,9 @@ class Poller:
             self._slots.release()
 
     async def _poll_once(self, tracked: _Tracked) -> None:
+        if tracked.unstored is not None:
+            await self._publish_end(tracked, *tracked.unstored)  # the API said it already
+            return
         key = (self._provider, tracked.job_id)
         fetching = False
         try:
@@ -398,8 +407,6 @@ class Poller:
                 self._registry.fail(key, error)
                 return
             self._registry.record_error(key, error)
-            if fetching:
-                self._store_answered()
             self._failing(error, fetching=fetching)
             self._retry_later(tracked, error)
             return
@@ -410,7 +417,6 @@ class Poller:
             self._retry_later(tracked, error)
             return
         now = self.now()
-        self._store_answered()
         if self._api_outage.succeeded():
             self._api_notice.over("the %s API answers again", self._provider)
         tracked.error_waits = None
@@ -418,19 +424,7 @@ class Poller:
             if tracked.stats.first_terminal_at is None:
                 tracked.stats.first_terminal_at = now
                 self._learn_end(tracked.knowledge, now)
-            try:
-                await self._registry.publish(status, source="poll", lag=now - tracked.unfinished_at)
-            except FastwaitError as error:
-                if error.transient:
-                    # The store could not take the result (e.g. Redis down): keep the job and
-                    # poll it again, or its waiters would never hear of it.
-                    self._retry_later(tracked, error)
-                    return
-                # It never will (disk full, a value it cannot encode): the waiters still get it.
-                await self._registry.resolve_in_memory(
-                    status, error, source="poll", lag=now - tracked.unfinished_at
-                )
-            self._drop(tracked)
+            await self._publish_end(tracked, status, now - tracked.unfinished_at)
             return
         tracked.unfinished_at = sent_at
         knowledge = tracked.knowledge.observed(
@@ -447,6 +441,26 @@ class Poller:
             self._schedule(tracked, due)
             if self._journal is not None:
                 self._journal.job_polled(key, state=status.state, next_poll_at=self.wall_time(due))
+
+    async def _publish_end(self, tracked: _Tracked, status: JobStatus, lag: float) -> None:
+        """Hand a terminal status to the registry, keeping it while the store cannot take it."""
+        key = (self._provider, tracked.job_id)
+        try:
+            await self._registry.publish(status, source="poll", lag=lag)
+        except FastwaitError as error:
+            if error.transient:
+                # The store could not take the result (e.g. Redis down): keep it and try the
+                # store again, or the job's waiters would never hear of it.
+                tracked.unstored = (status, lag)
+                self._registry.record_error(key, error)
+                self._failing(error, fetching=False)
+                self._retry_later(tracked, error)
+                return
+            # It never will (disk full, a value it cannot encode): the waiters still get it.
+            await self._registry.resolve_in_memory(status, error, source="poll", lag=lag)
+        else:
+            self._store_answered()
+        self._drop(tracked)
 
     def _learn_end(self, knowledge: JobKnowledge, seen_at: float) -> None:
         """Teach the history a job first seen terminal at ``seen_at``."""
