@@ -96,10 +96,11 @@ class Client:
     Use it as an async context manager (or call :meth:`aclose`). ``session`` may be a session
     you own (it is not closed here); otherwise the client makes one with at most
     ``max_connections`` connections. ``registry`` may be shared with a webhook receiver or
-    other clients; ``policy`` tunes the adaptive poll schedule; ``on_progress`` is called with
-    every non-terminal status this client's poller sees (it must not block). ``keep_raw`` keeps
-    each status' payload as ``JobStatus.raw`` (by default ``raw`` is empty: a result is kept
-    until it expires, and the payload would be most of its size).
+    other clients (it is not closed here; without one the client makes its own, closed with
+    it); ``policy`` tunes the adaptive poll schedule; ``on_progress`` is called with every
+    non-terminal status this client's poller sees (it must not block). ``keep_raw`` keeps each
+    status' payload as ``JobStatus.raw`` (by default ``raw`` is empty: a result is kept until
+    it expires, and the payload would be most of its size).
 
     Hybrid mode: with ``callback_url`` (the public root of a :mod:`fastwait.receiver` app fed into
     the same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
@@ -147,6 +148,7 @@ class Client:
         self._provider = provider
         self._own_session = session is None
         self._session = session
+        self._own_registry = registry is None
         self._registry = registry if registry is not None else Registry()
         self._policy = policy or PollPolicy()
         self._max_connections = max_connections
@@ -228,10 +230,13 @@ class Client:
         return self._transport, self._poller
 
     async def aclose(self) -> None:
-        """Stop polling and close the session if this client made it. Idempotent.
+        """Stop polling, and close the session and the registry if this client made them.
+        Idempotent.
 
         Cancel requests still on their way (``cancel_remote=True`` waits that were cancelled)
-        are finished first.
+        are finished first. Waits still pending in other tasks end with ``RuntimeError`` when
+        the registry is the client's own; a registry you gave is yours to close (a receiver
+        feeding it may still resolve them).
         """
         if self._closed:
             return
@@ -242,6 +247,8 @@ class Client:
             self._unsubscribe()
         if self._poller is not None:
             await self._poller.aclose()
+        if self._own_registry:
+            await self._registry.aclose()
         if self._own_session and self._session is not None:
             await self._session.close()
 

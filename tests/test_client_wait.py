@@ -338,6 +338,17 @@ async def test_a_closed_client_refuses_work(fake: FakeProvider) -> None:
         await client.status("019c56457340753ba9441d7b4e6516a0")
 
 
+async def test_closing_a_client_ends_the_waits_of_other_tasks(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=60)
+    client = compress_client(fake)  # with a registry of its own
+    async with client:
+        waiting = asyncio.create_task(client.wait(job_id))
+        await asyncio.sleep(0)  # the wait has begun
+    async with asyncio.timeout(5):
+        with pytest.raises(RuntimeError, match="closed"):
+            await waiting
+
+
 @pytest.mark.parametrize("bad_id", ["", "../etc/passwd", "a b", "x/y"])
 async def test_a_malformed_job_id_is_refused_before_any_request(
     fake: FakeProvider, bad_id: str
