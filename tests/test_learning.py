@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
 import pytest
 from conftest import ManualClock
+from redis_support import RedisHarness, redis_harness
 
-from fastwait import Client, JobState, JobStatus, PollPolicy, Registry
+from fastwait import Client, JobState, JobStatus, PollPolicy, Registry, Resolution
 from fastwait.polling import Experience, Poller, PollHistory
 from fastwait.polling._learning import size_band
 from fastwait.providers import CompressorApp
 from fastwait.testing import FakeProvider
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[RedisHarness]:
+    async with redis_harness() as harness:
+        yield harness
+
+
+async def never_polled(job_id: str) -> tuple[JobStatus, float | None]:
+    raise AssertionError(f"{job_id} was polled")
 
 
 def finished(
@@ -148,10 +163,6 @@ async def test_a_client_polls_jobs_like_those_it_saw_end_with_fewer_requests() -
 
 async def test_a_poller_learns_the_duration_of_a_job_a_webhook_resolved() -> None:
     clock = ManualClock(100.0)
-
-    async def never_polled(job_id: str) -> tuple[JobStatus, float | None]:
-        raise AssertionError(f"{job_id} was polled")
-
     registry = Registry()
     async with Poller(
         "compress", never_polled, registry, reports_progress=True, clock=clock
@@ -159,5 +170,29 @@ async def test_a_poller_learns_the_duration_of_a_job_a_webhook_resolved() -> Non
         poller.track("job-1", submitted_at=93.0)
         status = JobStatus(id="job-1", provider="compress", state=JobState.SUCCEEDED)
         await registry.publish(status, source="webhook")
-    assert poller.history.experience().durations == (7.0,)
+    assert poller.history.experience().durations == pytest.approx((7.0,), abs=0.1)
     assert not poller.is_tracked("job-1")
+
+
+@pytest.mark.redis
+async def test_a_result_stored_long_ago_teaches_when_it_was_stored_not_when_it_was_found(
+    redis: RedisHarness,
+) -> None:
+    key = ("compress", "job-1")
+    hours_ago = 3 * 3600.0
+    status = JobStatus(id=key[1], provider=key[0], state=JobState.SUCCEEDED)
+    # A webhook stored the result 7 s after the job's submission, three hours ago.
+    stored = Resolution(status, "webhook", resolved_at=time.time() - hours_ago + 7.0)
+    await redis.store().put_first(key, stored)
+
+    clock = ManualClock(50_000.0)
+    async with Registry(redis.store()) as registry:
+        found = asyncio.Event()
+        registry.on_resolved(lambda _key, _resolution: found.set())
+        async with Poller(
+            "compress", never_polled, registry, reports_progress=True, clock=clock
+        ) as poller:
+            poller.track(key[1], submitted_at=clock.now - hours_ago)
+            await found.wait()  # the first look at the shared store found and delivered it
+            (learned,) = poller.history.experience().durations
+    assert learned == pytest.approx(7.0, abs=1.0)

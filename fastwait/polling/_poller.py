@@ -293,10 +293,13 @@ class Poller:
             tracked = self._tracked.get(job_id)
             if tracked is not None:
                 if resolution.source != "poll":
+                    # When it was stored, not now: a shared store hands over results stored
+                    # long ago (at the first look, after a reconnect). Another host's clock
+                    # may run ahead: never later than now.
                     knowledge = tracked.knowledge
                     self._history.job_resolved_elsewhere(
                         submitted_at=knowledge.submitted_at,
-                        ended_at=self.now(),
+                        ended_at=min(self.now(), self.clock_time(resolution.resolved_at)),
                         input_bytes=knowledge.input_bytes,
                     )
                 self._drop(tracked)
