@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,10 +134,16 @@ async def _json_response(response: aiohttp.ClientResponse) -> JsonResponse:
 
 
 def _transport_error(request: ApiRequest, exc: BaseException) -> TransportError:
+    detail = _URL_SECRETS.sub("?[redacted]", str(exc))
     return TransportError(
         f"{request.method} {_path_of(request.url)} failed: {type(exc).__name__}"
-        f"{': ' + str(exc) if str(exc) else ''}"
+        f"{': ' + detail if detail else ''}"
     )
+
+
+_URL_SECRETS = re.compile(r"\?[^\s'\"]*")
+"""The query (and fragment) of any URL in an aiohttp message: a redirect's or an invalid URL's
+text repeats the whole URL, and a pre-signed URL's query is its credential."""
 
 
 def _path_of(url: str) -> str:

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from fastwait import Client, JobFailed, PollPolicy
 from fastwait.cli._outcome import EXIT_TIMED_OUT
+from fastwait.exceptions import BadResponseError, TransportError
 from fastwait.providers import CompressorApp, MediaJobs, Provider, ToolsFastCompress
 from fastwait.testing import FakeProvider
 
@@ -131,3 +133,57 @@ async def test_receive_takes_the_redis_url_from_the_environment_and_hides_its_pa
             process.terminate()
             await process.communicate()
     assert b"pw-s3cr3t" not in said
+
+
+SIGNATURE = "a3f1c9e0b7d24f6e8a1b2c3d4e5f60718293a4b5"
+"""The credential in a pre-signed output URL's query."""
+
+
+@pytest.fixture
+async def storage() -> AsyncIterator[str]:
+    """A storage host whose pre-signed output URLs redirect badly: in a loop, or off HTTP."""
+
+    async def loop(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(str(request.url))
+
+    async def off_http(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(f"ftp://storage.example/out.jpg?X-Amz-Signature={SIGNATURE}")
+
+    app = web.Application()
+    app.router.add_get("/loop/out.jpg", loop)
+    app.router.add_get("/off-http/out.jpg", off_http)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    yield f"http://{host}:{port}"
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize("redirect", ["loop", "off-http"])
+async def test_a_failed_download_never_shows_the_pre_signed_query(
+    fake: FakeProvider, storage: str, tmp_path: Path, redirect: str
+) -> None:
+    url = f"{storage}/{redirect}/out.jpg?X-Amz-Signature={SIGNATURE}"
+    job_id = fake.create_job("compressorapp", duration=0.05, terminal_fields={"url": url})
+    async with Client(provider_for("compressorapp", fake), policy=FAST) as client:
+        status = await client.wait(job_id, timeout=10)
+        with pytest.raises(TransportError) as raised:
+            await client.download(job_id, tmp_path, status=status)
+    assert SIGNATURE not in str(raised.value)
+    assert f"/{redirect}/out.jpg" in str(raised.value)
+
+
+async def test_an_unknown_status_name_never_shows_part_of_an_echoed_key(
+    fake: FakeProvider,
+) -> None:
+    # The name is cut to 40 characters for the message: the key must go before the cut.
+    job_id = fake.create_job(
+        "compress", duration=0.05, terminal_fields={"status": f"refused-for-key-{KEY}"}
+    )
+    async with Client(provider_for("compress", fake), policy=FAST) as client:
+        with pytest.raises(BadResponseError) as raised:
+            await client.wait(job_id, timeout=10)
+    assert KEY[:12] not in str(raised.value)
+    assert "[redacted]" in str(raised.value)

@@ -58,7 +58,7 @@ def job_state(
     """
     state = states.get(status.casefold())
     if state is None:
-        shown = redact(status[:40], secrets)
+        shown = (redact(status, secrets) or "")[:40]  # redacted first: a cut key is no match
         raise BadResponseError(f"{source}: unknown job status {shown!r} @ $.status")
     return state
 
