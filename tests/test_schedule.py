@@ -64,14 +64,20 @@ def test_a_short_first_poll_setting_is_kept() -> None:
     assert next_poll_at(knowledge, policy, 0.0, rng()) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize(("reports_progress", "expected"), [(True, 1.6), (False, 2.5)])
-def test_history_without_quick_jobs_lets_the_first_poll_come_later(
-    reports_progress: bool, expected: float
+@pytest.mark.parametrize("reports_progress", [True, False])
+def test_history_without_quick_jobs_never_lifts_the_first_poll_past_the_bound(
+    reports_progress: bool,
 ) -> None:
+    # What webhooks teach, for one: every duration they report is above 0.
     experience = learned([], durations=[2.0 + 0.1 * n for n in range(40)])
     knowledge = JobKnowledge(submitted_at=0.0, reports_progress=reports_progress)
     due = next_poll_at(knowledge, NO_JITTER, 0.0, rng(), experience=experience)
-    assert due == pytest.approx(expected)
+    assert due == pytest.approx(BOUND_ALLOWANCE)
+
+
+def test_first_poll_settings_are_unset_by_default() -> None:
+    assert PollPolicy().first_poll is None
+    assert PollPolicy().blind_first_poll is None
 
 
 def test_history_with_instant_jobs_keeps_the_first_poll_early() -> None:
@@ -140,6 +146,27 @@ def test_the_age_bound_holds_for_any_readings() -> None:
             knowledge = knowledge.observed(now, percent, queued=queued)
         delay = next_poll_at(knowledge, policy, now, generator) - now
         assert delay <= bound(now) + 1e-9, knowledge
+
+
+def test_the_age_bound_holds_for_any_readings_and_any_history() -> None:
+    """The same, with learned durations and readings of every kind, from the first poll on."""
+    generator = random.Random(10)
+    policy = PollPolicy()
+    for _ in range(2000):
+        quick = generator.choice([0.0, 0.5, 3.0, 20.0])  # the shortest duration learned
+        experience = learned(
+            [(generator.uniform(1.0, 99.0), generator.uniform(0.05, 1.0)) for _ in range(60)],
+            durations=[quick + generator.expovariate(0.2) for _ in range(60)],
+        )
+        knowledge = JobKnowledge(submitted_at=0.0, reports_progress=generator.random() < 0.8)
+        now = 0.0
+        for _ in range(generator.randint(0, 6)):
+            now += generator.uniform(0.2, 8.0)
+            queued = generator.random() < 0.15
+            percent = 0.0 if generator.random() < 0.1 else generator.uniform(0.0, 99.0)
+            knowledge = knowledge.observed(now, percent, queued=queued)
+        delay = next_poll_at(knowledge, policy, now, generator, experience=experience) - now
+        assert delay <= bound(now) + 1e-9, (knowledge, quick)
 
 
 def test_a_job_out_of_the_queue_at_1_percent_is_looked_at_within_the_bound() -> None:
@@ -371,6 +398,8 @@ def test_observations_are_bounded() -> None:
         {"target_lag": float("nan")},
         {"lag_share": -0.1},
         {"lag_allowance": 0},
+        {"first_poll": -1},
+        {"blind_first_poll": float("inf")},
     ],
 )
 def test_invalid_policies_are_rejected(kwargs: dict[str, float]) -> None:

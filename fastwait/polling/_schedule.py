@@ -7,12 +7,15 @@ before the poller started (a GUIDv7 job id carries its creation time).
 Robust before clever. Whatever a job's progress looks like, one rule bounds every sleep:
 
 * **The age bound.** A job polled at age ``a`` and found running may end at once, so the next
-  poll comes within ``lag_share * a + lag_allowance`` seconds: then no job is detected later
-  than ``lag_share`` of its own duration plus ``lag_allowance`` (plus the request's latency),
-  whatever its progress said. Nothing lifts it: readings and history (below) only ever bring a
-  poll forward. (Letting the history of finished jobs lift it when their readings said "far"
+  poll comes within ``lag_share * a + lag_allowance`` seconds, and the first one by
+  ``lag_allowance`` after submission: then no job is detected later than ``lag_share`` of its
+  own duration plus ``lag_allowance`` (plus the request's latency), whatever its progress
+  said. Nothing in the schedule lifts it: readings and history (below) only ever bring a poll
+  forward. (Letting the history of finished jobs lift it when their readings said "far"
   saved a fifth of the requests on well-behaved jobs, but a job failing part-way through such
-  a long sleep was then found up to 20 s late; see the README's benchmark section.)
+  a long sleep was then found up to 20 s late; see the README's benchmark section.) Only the
+  API can: a ``Retry-After`` is honored, the poller backs off from transient errors, and a job
+  whose webhook is expected is polled by the safety net alone.
 
 Within the bound, the next poll aims at the job's end:
 
@@ -36,11 +39,12 @@ Within the bound, the next poll aims at the job's end:
    ``safety_net_delay``, growing with age like the blind schedule (the age bound does not
    apply: the webhook is the fast path).
 
-The first poll comes at ``first_poll`` (``blind_first_poll`` without progress), within the age
-bound of a job of age 0 unless the history says no job ends that soon (only webhooks and jobs
-still running at their first poll can say so: a job already done then may have taken no time
-at all). Delays that every job of a batch shares are jittered by ±``jitter`` (so a batch
-started together spreads out) before the bound applies; then every delay is clamped to
+The first poll comes at the age bound of a job of age 0 (``lag_allowance`` less the latency
+margin: 1.45 s), or earlier at ``first_poll`` (``blind_first_poll`` without progress) when set.
+The history never moves it later: it cannot tell that no job ends that soon (what it learns
+from webhooks and from jobs still running at their first poll is never 0, and any job may be
+the quick one). Delays that every job of a batch shares are jittered by ±``jitter`` (so a
+batch started together spreads out) before the bound applies; then every delay is clamped to
 ``[floor, ceiling]`` and never earlier than the API's ``Retry-After``.
 """
 
@@ -64,8 +68,6 @@ __all__ = [
 ]
 
 _MAX_OBSERVATIONS = 6
-_EARLIEST = 0.03
-"""The quantile of learned durations below which a job counts as implausibly quick."""
 _EARLY = 0.1
 _LATE = 0.9
 _MIN_AHEAD = 5
@@ -84,6 +86,15 @@ def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) ->
         raise ConfigurationError(f"PollPolicy.{attribute.name} must be a number >= 0")
 
 
+def _unset_or_non_negative(
+    _: object, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    if value is not None and not (
+        isinstance(value, int | float) and math.isfinite(value) and value >= 0
+    ):
+        raise ConfigurationError(f"PollPolicy.{attribute.name} must be None or a number >= 0")
+
+
 @attrs.frozen
 class PollPolicy:
     """Settings of the adaptive schedule (seconds unless said otherwise).
@@ -96,10 +107,12 @@ class PollPolicy:
 
     floor: float = attrs.field(default=0.25, validator=_positive)
     ceiling: float = attrs.field(default=30.0, validator=_positive)
-    first_poll: float = attrs.field(default=1.6, validator=_non_negative)
-    """Age at the first poll when the API reports progress (the poll buys a reading)."""
-    blind_first_poll: float = attrs.field(default=2.5, validator=_non_negative)
-    """Age at the first poll when it does not (the poll only buys a chance of being done)."""
+    first_poll: float | None = attrs.field(default=None, validator=_unset_or_non_negative)
+    """Age at the first poll when the API reports progress, if earlier than the age bound of a
+    new job (``lag_allowance`` less the request's latency: 1.45 s by default). None: at that
+    bound. A later first poll cannot be set: it would break the bound."""
+    blind_first_poll: float | None = attrs.field(default=None, validator=_unset_or_non_negative)
+    """The same for an API that reports no progress."""
     lag_share: float = attrs.field(default=0.25, validator=_non_negative)
     lag_allowance: float = attrs.field(default=1.5, validator=_positive)
     """With ``lag_share``: no job is detected later than ``lag_share * duration +
@@ -312,18 +325,13 @@ def _safety_net_delay(
     return _jittered(due - now, policy, rng)
 
 
-def _first_delay(
-    knowledge: JobKnowledge, policy: PollPolicy, now: float, experience: Experience | None
-) -> float:
+def _first_delay(knowledge: JobKnowledge, policy: PollPolicy, now: float) -> float:
     # The queue estimate is an upper bound ("< 5s"), often of an empty queue: it must not
     # delay the first look. It paces polls once the job is seen queued.
+    due = latest_safe_poll(knowledge, policy, knowledge.submitted_at)
     first = policy.first_poll if knowledge.reports_progress else policy.blind_first_poll
-    shortest = knowledge.submitted_at
-    if experience is not None:
-        durations = experience.durations_beyond(-1.0)
-        if durations:
-            shortest += _quantile(list(durations), _EARLIEST)
-    due = min(knowledge.submitted_at + first, latest_safe_poll(knowledge, policy, shortest))
+    if first is not None:
+        due = min(due, knowledge.submitted_at + first)
     return due - now
 
 
@@ -375,7 +383,7 @@ def next_poll_at(
     if knowledge.webhook_expected:
         delay = _safety_net_delay(knowledge, policy, now, rng)
     elif knowledge.polls == 0:
-        delay = _first_delay(knowledge, policy, now, experience)
+        delay = _first_delay(knowledge, policy, now)
     else:
         due, safe = _running_due(knowledge, policy, now, rng, experience)
         delay = min(due, safe) - now
