@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
+import attrs
 import pytest
 
 from fastwait import (
@@ -153,6 +154,28 @@ async def test_compressor_app_retry_after_paces_the_polls() -> None:
             await client.wait(job_id, timeout=20)
         # Without Retry-After the fast policy would poll about every 0.05-0.1 s.
         assert fake.job("compressorapp", job_id).requests <= 4
+
+
+async def test_a_retry_after_of_an_error_beyond_max_retry_after_is_cut_to_it(
+    fake: FakeProvider,
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05)
+    fake.faults.fail_next(1, status=429, retry_after=3600)
+    policy = attrs.evolve(FAST, ceiling=30.0, max_retry_after=0.2)
+    provider = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with Client(provider, policy=policy) as client:
+        status = await client.wait(job_id, timeout=5)
+    assert status.state is JobState.SUCCEEDED
+
+
+async def test_a_retry_after_of_a_status_beyond_max_retry_after_is_cut_to_it() -> None:
+    async with FakeProvider(seed=2, durations=0.3, compressorapp_retry_after=3600) as fake:
+        job_id = fake.create_job("compressorapp")
+        provider = CompressorApp("test-key", fake.base_url("compressorapp"))
+        policy = attrs.evolve(FAST, max_retry_after=0.2)
+        async with Client(provider, policy=policy) as client:
+            status = await client.wait(job_id, timeout=5)
+    assert status.state is JobState.SUCCEEDED
 
 
 async def test_many_waiters_share_one_stream_of_polls(fake: FakeProvider) -> None:

@@ -345,6 +345,13 @@ def test_retry_after_is_never_undercut() -> None:
     assert next_poll_at(knowledge, NO_JITTER, 3.0, rng(), retry_after=20.0) == pytest.approx(23.0)
 
 
+def test_retry_after_is_honored_up_to_max_retry_after() -> None:
+    knowledge = JobKnowledge(submitted_at=0.0, polls=1)
+    due = next_poll_at(knowledge, NO_JITTER, 3.0, rng(), retry_after=86_400.0)
+    assert due == pytest.approx(3.0 + NO_JITTER.max_retry_after)
+    assert NO_JITTER.max_retry_after == 300.0
+
+
 def test_floor_bounds_every_delay() -> None:
     policy = PollPolicy(jitter=0.0, floor=2.0)
     knowledge = progress_job((1.0, 98.0))

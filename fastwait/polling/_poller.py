@@ -42,7 +42,12 @@ from fastwait.events import PollFailed, PollSent, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.polling._learning import PollHistory
 from fastwait.polling._outage import Outage
-from fastwait.polling._schedule import JobKnowledge, PollPolicy, next_poll_at
+from fastwait.polling._schedule import (
+    JobKnowledge,
+    PollPolicy,
+    honor_retry_after,
+    next_poll_at,
+)
 from fastwait.registry._registry import Registry
 from fastwait.registry._store import JobJournal, JobKey, PollLease, Resolution
 
@@ -522,7 +527,7 @@ class Poller:
         delay = max(backoff.full_jitter(next(tracked.error_waits)), self._policy.floor)
         retry_after: Any = getattr(error, "retry_after", None)
         if isinstance(retry_after, int | float):
-            delay = max(delay, min(float(retry_after), self._policy.ceiling * 10))
+            delay = honor_retry_after(delay, float(retry_after), self._policy)
         log.debug(
             "transient error polling %s job %s: %s; retry in %.2fs",
             self._provider,

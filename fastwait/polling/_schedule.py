@@ -14,8 +14,8 @@ Robust before clever. Whatever a job's progress looks like, one rule bounds ever
   forward. (Letting the history of finished jobs lift it when their readings said "far"
   saved a fifth of the requests on well-behaved jobs, but a job failing part-way through such
   a long sleep was then found up to 20 s late; see the README's benchmark section.) Only the
-  API can: a ``Retry-After`` is honored, the poller backs off from transient errors, and a job
-  whose webhook is expected is polled by the safety net alone.
+  API can: a ``Retry-After`` is honored up to ``max_retry_after``, the poller backs off from
+  transient errors, and a job whose webhook is expected is polled by the safety net alone.
 
 Within the bound, the next poll aims at the job's end:
 
@@ -45,7 +45,9 @@ The history never moves it later: it cannot tell that no job ends that soon (wha
 from webhooks and from jobs still running at their first poll is never 0, and any job may be
 the quick one). Delays that every job of a batch shares are jittered by ±``jitter`` (so a
 batch started together spreads out) before the bound applies; then every delay is clamped to
-``[floor, ceiling]`` and never earlier than the API's ``Retry-After``.
+``[floor, ceiling]`` and never earlier than the API's ``Retry-After`` (honored up to
+``max_retry_after``, :func:`honor_retry_after`: the one rule for a status answer and an error
+answer alike).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ __all__ = [
     "FinishEstimate",
     "JobKnowledge",
     "PollPolicy",
+    "honor_retry_after",
     "latest_safe_poll",
     "next_poll_at",
     "predict_finish",
@@ -99,10 +102,11 @@ def _unset_or_non_negative(
 class PollPolicy:
     """Settings of the adaptive schedule (seconds unless said otherwise).
 
-    ``floor`` and ``ceiling`` bound every delay between two polls of one job; ``lag_share`` and
-    ``lag_allowance`` bound how late any job is detected (see the module docstring). The defaults
-    were tuned on the fake's job models (see the README's benchmark section); one model and
-    seed were held out of the tuning.
+    ``floor`` and ``ceiling`` bound every delay the schedule chooses between two polls of one
+    job (the API's ``Retry-After`` may lengthen one, up to ``max_retry_after``); ``lag_share``
+    and ``lag_allowance`` bound how late any job is detected (see the module docstring). The
+    defaults were tuned on the fake's job models (see the README's benchmark section); one
+    model and seed were held out of the tuning.
     """
 
     floor: float = attrs.field(default=0.25, validator=_positive)
@@ -128,6 +132,9 @@ class PollPolicy:
     """Relative jitter applied to every delay (0.1 = ±10 %)."""
     safety_net_delay: float = attrs.field(default=15.0, validator=_non_negative)
     """With webhooks expected: grace after the predicted finish before a safety-net poll."""
+    max_retry_after: float = attrs.field(default=300.0, validator=_non_negative)
+    """The longest ``Retry-After`` honored: an API asking for more is polled again after this
+    (a wrong or hostile header must not stop a job's polling for hours)."""
 
     def __attrs_post_init__(self) -> None:
         if self.floor > self.ceiling:
@@ -388,6 +395,12 @@ def next_poll_at(
         due, safe = _running_due(knowledge, policy, now, rng, experience)
         delay = min(due, safe) - now
     delay = min(max(delay, policy.floor), policy.ceiling)
-    if retry_after is not None and math.isfinite(retry_after):
-        delay = max(delay, retry_after)
-    return now + delay
+    return now + honor_retry_after(delay, retry_after, policy)
+
+
+def honor_retry_after(delay: float, retry_after: float | None, policy: PollPolicy) -> float:
+    """``delay`` (seconds), lengthened to the API's ``Retry-After`` if that asks for more, up to
+    ``policy.max_retry_after``: the one rule for a status answer and an error answer alike."""
+    if retry_after is None or not math.isfinite(retry_after):
+        return delay
+    return max(delay, min(retry_after, policy.max_retry_after))
