@@ -30,14 +30,14 @@ import heapq
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import attrs
-import backoff
 
 from fastwait._models import JobState, JobStatus
 from fastwait._notices import RateLimitedNotice
+from fastwait._retry_delays import retry_delays
 from fastwait.events import PollFailed, PollSent, emit
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.polling._learning import PollHistory
@@ -95,7 +95,7 @@ class _Tracked:
         self.seq = 0
         self.looked = False
         """Whether the shared store was looked at (lease and stored result) since tracking."""
-        self.error_waits: Generator[float, None, None] | None = None
+        self.error_waits: Iterator[float] | None = None
         self.unfinished_at = knowledge.submitted_at
         """When the job was last known unfinished: sent time of the last non-terminal poll."""
         self.unstored: tuple[JobStatus, float] | None = None
@@ -520,11 +520,10 @@ class Poller:
         if self._tracked.get(tracked.job_id) is not tracked:
             return
         if tracked.error_waits is None:
-            tracked.error_waits = backoff.expo(
-                base=2, factor=max(self._policy.floor, 0.5), max_value=self._policy.ceiling
+            tracked.error_waits = retry_delays(
+                first=max(self._policy.floor, 0.5), longest=self._policy.ceiling
             )
-            next(tracked.error_waits)  # backoff's generators are primed with one next()
-        delay = max(backoff.full_jitter(next(tracked.error_waits)), self._policy.floor)
+        delay = max(next(tracked.error_waits), self._policy.floor)
         retry_after: Any = getattr(error, "retry_after", None)
         if isinstance(retry_after, int | float):
             delay = honor_retry_after(delay, float(retry_after), self._policy)

@@ -42,12 +42,11 @@ import math
 import re
 import secrets
 import urllib.parse
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-import backoff
-
 from fastwait._notices import RateLimitedNotice
+from fastwait._retry_delays import retry_delays
 from fastwait.exceptions import ConfigurationError, FastwaitError, TransportError
 from fastwait.registry._codec import decode_resolution, encode_resolution
 from fastwait.registry._redis_leases import PollLeases
@@ -445,7 +444,7 @@ class RedisResultStore:
     async def _listen(self) -> None:
         """Subscribe, re-read, relay announcements; on any connection failure start over."""
         errors = self._redis.exceptions
-        delays: Generator[float, None, None] | None = None
+        delays: Iterator[float] | None = None
         while not self._closed:
             pubsub: Any = self._listener_client.pubsub(ignore_subscribe_messages=True)
             try:
@@ -462,9 +461,8 @@ class RedisResultStore:
                 self._subscribed.clear()
                 await pubsub.aclose()
             if delays is None:
-                delays = backoff.expo(base=2, factor=0.05, max_value=self._reconnect_max_delay)
-                next(delays)  # backoff's generators are primed with one next()
-            await asyncio.sleep(backoff.full_jitter(next(delays)))
+                delays = retry_delays(first=0.05, longest=self._reconnect_max_delay)
+            await asyncio.sleep(next(delays))
 
     async def _relay(self, pubsub: Any) -> None:
         """Deliver announcements until the connection fails (a silent one included)."""
