@@ -85,9 +85,11 @@ class JobResolved:
     """A terminal status resolved ``job_id`` in this process (once per job), from ``source``.
 
     ``lag`` bounds how long the result waited to be seen, in seconds: for a poll, the time since
-    the previous poll still saw the job unfinished (or since polling began); for a signed
-    webhook, the time since its sender stamped it. None when unknown (a callback without a
-    timestamp, a status published by other code).
+    the previous poll still saw the job unfinished, or, found ended at the first poll, since
+    the poller began tracking it (whenever the job was submitted: a job awaited long after it
+    ended did not wait for this poller meanwhile); for a signed webhook, the time since its
+    sender stamped it. None when unknown (a callback without a timestamp, a status published
+    by other code).
     """
 
     provider: str

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -32,6 +34,7 @@ from fastwait.events import (
 )
 from fastwait.providers import ToolsFastCompress
 from fastwait.receiver import create_app, serve
+from fastwait.registry._sqlite import SQLiteResultStore
 from fastwait.testing import FakeProvider
 
 FAST = PollPolicy(first_poll=0.05, blind_first_poll=0.05, floor=0.02, ceiling=0.5, target_lag=0.05)
@@ -78,6 +81,29 @@ async def test_a_polled_job_reports_each_poll_each_status_and_one_resolution(
     assert resolved.lag is not None
     assert 0 <= resolved.lag <= FAST.ceiling * 2
     assert events[-1] == resolved
+
+
+async def test_the_lag_of_a_job_awaited_long_after_its_submission_counts_from_the_await(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    # A run that crashed an hour ago journaled the job; it ended meanwhile, unobserved.
+    job_id = fake.create_job("compress", duration=0.0)
+    state = tmp_path / "state.db"
+    async with SQLiteResultStore(state) as journal:
+        journal.job_tracked(
+            ("compress", job_id), submitted_at=time.time() - 3600, webhook_expected=False
+        )
+    events: list[Event] = []
+    api = ToolsFastCompress("test-key", fake.base_url("compress"))
+    async with (
+        Registry(state=state, on_event=events.append) as registry,
+        Client(api, registry=registry, policy=FAST) as client,
+    ):
+        assert await client.resume() == [job_id]
+        await client.wait(job_id, timeout=10)
+    [resolved] = of_type(events, JobResolved)
+    assert resolved.lag is not None
+    assert 0 <= resolved.lag < 5
 
 
 async def test_a_transient_error_is_reported_as_a_failed_poll_that_is_retried(

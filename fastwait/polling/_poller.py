@@ -96,8 +96,10 @@ class _Tracked:
         self.looked = False
         """Whether the shared store was looked at (lease and stored result) since tracking."""
         self.error_waits: Iterator[float] | None = None
-        self.unfinished_at = knowledge.submitted_at
-        """When the job was last known unfinished: sent time of the last non-terminal poll."""
+        self.unfinished_at = stats.tracked_at
+        """Since when a job found ended may have waited to be seen: the sent time of the last
+        non-terminal poll, at first when tracking began (not its submission: a job awaited an
+        hour after it ended waited for nobody's poll that hour)."""
         self.unstored: tuple[JobStatus, float] | None = None
         """The terminal status (and its lag) that the result store could not take yet."""
 
