@@ -129,7 +129,13 @@ class Registry:
         self._result_ttl = result_ttl
         self._max_results = max_results
         self._unstored: MemoryResultStore | None = None
-        self._unstored_notice = RateLimitedNotice(log)
+        # One trouble, one notice: a store that says its own write failures (the SQLite file's
+        # writer, the only one to hear of a failed journal write) is also the voice of the
+        # results it could not keep, so a full disk is said once, not once by each.
+        notice = getattr(self._store, "_failure_notice", None)
+        self._unstored_notice = (
+            notice if isinstance(notice, RateLimitedNotice) else RateLimitedNotice(log)
+        )
         self._on_event = on_event
         self._waiting: dict[JobKey, _Waiting] = {}
         self._subscribers: dict[JobKey | None, list[StatusCallback]] = {}
@@ -324,7 +330,8 @@ class Registry:
         For a source that cannot hand the status back (the poller; a webhook sender is told to
         retry instead): every waiter of this process gets it, and later ones find it in memory
         (bounded like the memory store), but a restart or another replica does not see it.
-        That is said on the log at WARNING once, then at most every 30 s.
+        That is said on the log at WARNING once, then at most every 30 s (through the notice
+        of a store that says its own write failures, so that one trouble is said once).
         """
         key = (status.provider, status.id)
         self._unstored_notice.say(

@@ -172,7 +172,8 @@ class _Writer:
         self._queue = commands
         self._evicted_at = float("-inf")
         self.failures = RateLimitedNotice(log)
-        """Said once, then now and then, while writes fail (disk full: every batch fails)."""
+        """Said once, then now and then, while writes fail (disk full: every batch fails).
+        The registry says through it too that it keeps results in memory (one trouble)."""
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -310,7 +311,11 @@ class _Writer:
                     connection.rollback()
             error = self._error(exc) if isinstance(exc, sqlite3.Error) else _unexpected(exc)
             self.failures.say(
-                "state file %s: %d queued commands failed: %s", self._path, len(batch), exc
+                "state file %s cannot be written (%s; %d queued commands failed): what this"
+                " process learns is kept in memory only, where a restart will not find it",
+                self._path,
+                exc,
+                len(batch),
             )
             self._answer_reads(connection, batch, now)
             _answer_all(batch, error)
@@ -431,6 +436,15 @@ class SQLiteResultStore:
 
     def __repr__(self) -> str:
         return f"SQLiteResultStore({self._path!r})"
+
+    @property
+    def _failure_notice(self) -> RateLimitedNotice:
+        """How this store says, once and then now and then, that its file cannot be written.
+
+        The :class:`~fastwait.Registry` on this store says through it that results are kept
+        in memory only: one trouble (a full disk) is said once, not by each of them.
+        """
+        return self._writer.failures
 
     # --- lifecycle --------------------------------------------------------------------------
     def _start(self) -> None:
