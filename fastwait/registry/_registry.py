@@ -78,6 +78,16 @@ class _Waiting:
                 _tell(waiter, key, error)
 
 
+def _timed_out(key: JobKey, timeout: float, waiting: _Waiting | None) -> WaitTimeout:
+    """The :class:`WaitTimeout` of a waiter of ``key``: the newest status and the last error a
+    source met (also its cause) that ``waiting`` holds."""
+    error = None if waiting is None else waiting.last_error
+    status = None if waiting is None else waiting.last_status
+    timed_out = WaitTimeout(key[0], key[1], timeout, status, error)
+    timed_out.__cause__ = error
+    return timed_out
+
+
 def _tell(callback: OutcomeCallback, key: JobKey, outcome: Resolution | BaseException) -> None:
     try:
         callback(key, outcome)
@@ -181,8 +191,8 @@ class Registry:
             async with asyncio.timeout(timeout):
                 return await future
         except TimeoutError:
-            error = waiting.last_error
-            raise WaitTimeout(key[0], key[1], timeout or 0.0, waiting.last_status, error) from error
+            timed_out = _timed_out(key, timeout or 0.0, waiting)
+            raise timed_out from timed_out.__cause__
         finally:
             self._remove_waiter(key, waiting, future)
 
@@ -246,12 +256,7 @@ class Registry:
         It carries the newest status and the last error a source met (also as its cause), as
         :meth:`wait_resolution` raises it; for callers that end waits themselves (``watch``).
         """
-        waiting = self._waiting.get(key)
-        error = None if waiting is None else waiting.last_error
-        status = None if waiting is None else waiting.last_status
-        timed_out = WaitTimeout(key[0], key[1], timeout, status, error)
-        timed_out.__cause__ = error
-        return timed_out
+        return _timed_out(key, timeout, self._waiting.get(key))
 
     def last_status(self, key: JobKey) -> JobStatus | None:
         """The newest non-terminal status published for an awaited key."""
