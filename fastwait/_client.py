@@ -529,14 +529,14 @@ class Client:
         if cancel_remote:
             self._require_cancellable()
         key = (self._provider.name, job_id)
-        shared = self._polls_share_lookups()
-        if not shared:
-            stored = await self._registry.resolution(key)
-            if stored is not None:
-                return stored
-        release = self.track(job_id)
+        releases: list[Callable[[], None]] = []
         try:
-            return await self._registry.wait_resolution(key, timeout, look_up=not shared)
+            return await self._registry.wait_resolution(
+                key,
+                timeout,
+                look_up=not self._polls_share_lookups(),
+                not_stored=lambda: releases.append(self.track(job_id)),
+            )
         except WaitTimeout:
             if cancel_remote:
                 await self._cancel_abandoned(job_id)
@@ -548,7 +548,8 @@ class Client:
                 task.add_done_callback(self._cancellations.discard)
             raise
         finally:
-            release()
+            for release in releases:
+                release()
 
     def _polls_share_lookups(self) -> bool:
         """Whether the poller's first look at a job reads its stored result (a store shared by

@@ -396,6 +396,50 @@ class _StoreFailingOnce(MemoryResultStore):
         return await super().put_first(key, resolution)
 
 
+class _CountingStore(MemoryResultStore):
+    """A store that counts its reads; its first read may be held until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.reading = asyncio.Event()
+        self.let_go: asyncio.Event | None = None
+
+    async def get(self, key: JobKey) -> Resolution | None:
+        self.reads += 1
+        stored = await super().get(key)  # what the store held when the read began
+        if self.let_go is not None and self.reads == 1:
+            self.reading.set()
+            await self.let_go.wait()
+        return stored
+
+
+async def test_a_wait_reads_the_store_once(fake: FakeProvider) -> None:
+    job_id = fake.create_job("compress", duration=0.1)
+    store = _CountingStore()
+    async with compress_client(fake, registry=Registry(store)) as client:
+        await client.wait(job_id, timeout=10)
+    assert store.reads == 1
+
+
+async def test_a_result_stored_while_the_store_is_read_reaches_the_waiter(
+    fake: FakeProvider,
+) -> None:
+    job_id = fake.create_job("compress", duration=60)
+    store = _CountingStore()
+    store.let_go = asyncio.Event()
+    registry = Registry(store)
+    async with compress_client(fake, registry=registry) as client:
+        waiting = asyncio.create_task(client.wait_resolution(job_id, timeout=10))
+        await store.reading.wait()
+        status = JobStatus(id=job_id, provider="compress", state=JobState.SUCCEEDED)
+        await registry.publish(status, source="webhook")
+        store.let_go.set()
+        resolution = await waiting
+    assert resolution.source == "webhook"
+    assert fake.job("compress", job_id).requests == 0
+
+
 async def test_a_store_failure_on_the_result_is_retried_not_lost(fake: FakeProvider) -> None:
     job_id = fake.create_job("compress", duration=0.1)
     store = _StoreFailingOnce()

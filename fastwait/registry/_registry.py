@@ -172,13 +172,22 @@ class Registry:
         return (await self.wait_resolution(key, timeout)).status
 
     async def wait_resolution(
-        self, key: JobKey, timeout: float | None = None, *, look_up: bool = True
+        self,
+        key: JobKey,
+        timeout: float | None = None,
+        *,
+        look_up: bool = True,
+        not_stored: Callable[[], object] | None = None,
     ) -> Resolution:
         """Like :meth:`wait`, with how and when the result arrived.
 
-        ``look_up=False`` skips reading the store, for a caller that has it read at once
-        another way (a poller's first look at a shared store reads the stored result in the
-        round trip that takes the poll lease).
+        The waiter is in place before the store is read, so a result published while it is
+        read still reaches it. ``not_stored`` is called once the store holds no result, before
+        waiting: a caller starts its source there (a client's poller), so a stored result
+        costs it nothing; what it raises ends this wait. ``look_up=False`` skips reading the
+        store, for a caller that has it read at once another way (a poller's first look at a
+        shared store reads the stored result in the round trip that takes the poll lease).
+        The ``timeout`` counts from when the store answered.
         """
         future: asyncio.Future[Resolution] = asyncio.get_running_loop().create_future()
         waiting = self._add_waiter(key, future)
@@ -186,6 +195,8 @@ class Registry:
             stored = await (self.resolution(key) if look_up else self._unstored_result(key))
             if stored is not None and not future.done():
                 self._wake(key, stored)
+            if not_stored is not None and not future.done():
+                not_stored()
             if timeout is None:
                 return await future
             async with asyncio.timeout(timeout):
