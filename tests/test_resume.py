@@ -203,3 +203,19 @@ async def test_a_failed_download_is_retried_by_the_resumed_run(
     assert second["id"] == job_id
     assert second["error"] is None
     assert [Path(path).name for path in second["saved"]] == ["photo-compressed.jpg"]
+
+
+async def test_a_run_given_new_ids_also_reports_what_an_earlier_run_left_unreported(
+    provider: FakeProvider, tmp_path: Path
+) -> None:
+    left = provider.create_job("compress", duration=0.0)
+    state = tmp_path / "state.db"
+    api = ToolsFastCompress("test-key", provider.base_url("compress"))
+    async with Registry(state=state) as registry, Client(api, registry=registry) as client:
+        await client.wait(left, timeout=10)  # stored, never reported: as if killed right here
+    new = provider.create_job("compress", duration=0.0)
+
+    run = await start_cli(provider, state, [new])
+    stdout, stderr = await run.communicate()
+    assert run.returncode == 0, stderr.decode()
+    assert sorted(json.loads(line)["id"] for line in stdout.splitlines()) == sorted([left, new])

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--state",
         metavar="PATH",
-        help="journal jobs and results in this SQLite file; with no ids, resume its jobs",
+        help="journal jobs and results in this SQLite file; every run also resumes the jobs"
+        " it holds unfinished or unreported (ids are then optional)",
     )
     where.add_argument(
         "--redis",

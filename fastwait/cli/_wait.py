@@ -177,6 +177,8 @@ async def _wait_all(
         webhook_secret=options.webhook_secret if callback_url else None,
         callback_bindings=bindings,
     ) as client:
+        # With --state, what an earlier run left unfinished or unreported joins the given ids
+        # (at-least-once output); without a journal, resume() is empty.
         job_ids = list(dict.fromkeys([*options.job_ids, *await client.resume(unreported=True)]))
         if not job_ids:
             display.message(
