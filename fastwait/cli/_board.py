@@ -32,7 +32,6 @@ class BoardRow:
     state: str = WAITING
     percent: float | None = None
     ended_after: float | None = None  # seconds from the board's start, once the job ended
-    report: JobReport | None = None
 
 
 class JobBoard:
@@ -81,7 +80,6 @@ class JobBoard:
         row.state = report.state
         if report.result.succeeded and row.percent is not None:
             row.percent = 100.0
-        row.report = report
         row.ended_after = self.now()
         self.ended_states[row.state] += 1
         self.download_failures += report.download_error is not None
