@@ -1,8 +1,8 @@
 """fastwait: await the results of remote jobs, by polling or by webhook, with one line."""
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from fastwait import registry
 from fastwait._client import Client, JobResult
 from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
 from fastwait._version import __version__ as __version__
@@ -90,9 +90,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The Redis and SQLite stores load when first named (``import fastwait`` stays light)."""
-    if name in ("RedisResultStore", "SQLiteResultStore"):
-        value = getattr(importlib.import_module("fastwait.registry"), name)
+    """An exported name not bound yet is a store :mod:`fastwait.registry` loads when first
+    named (Redis, SQLite): forwarded there, so ``import fastwait`` loads neither. Kept once
+    loaded, where tools that read ``__dict__`` (pdoc) find it."""
+    if name in __all__:
+        value = getattr(registry, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
