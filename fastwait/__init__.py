@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 from fastwait import registry
 from fastwait._client import Client, JobResult
 from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
-from fastwait._version import __version__ as __version__
+from fastwait._version import installed_version
 from fastwait.exceptions import (
     ApiError,
     AuthenticationError,
@@ -42,6 +42,8 @@ from fastwait.webhooks import (
 
 if TYPE_CHECKING:
     from fastwait.registry import RedisResultStore, SQLiteResultStore
+
+    __version__: str
 
 __all__ = [
     "ApiError",
@@ -92,7 +94,10 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """An exported name not bound yet is a store :mod:`fastwait.registry` loads when first
     named (Redis, SQLite): forwarded there, so ``import fastwait`` loads neither. Kept once
-    loaded, where tools that read ``__dict__`` (pdoc) find it."""
+    loaded, where tools that read ``__dict__`` (pdoc) find it. ``__version__`` is read from
+    the installed metadata when first asked for."""
+    if name == "__version__":
+        return installed_version()
     if name in __all__:
         value = getattr(registry, name)
         globals()[name] = value

@@ -194,6 +194,16 @@ def test_importing_fastwait_leaves_the_optional_parts_unloaded() -> None:
     assert loaded == "[]"
 
 
+def test_importing_fastwait_reads_no_package_metadata() -> None:
+    # Reading metadata imports importlib.metadata and scans sys.path: __version__ reads it
+    # when it is first asked for.
+    probe = "import sys, fastwait; print('importlib.metadata' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "False"
+
+
 def test_the_stores_loaded_when_named_are_the_exported_classes() -> None:
     from fastwait.registry._redis import RedisResultStore
     from fastwait.registry._sqlite import SQLiteResultStore

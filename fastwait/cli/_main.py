@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from fastwait._version import __version__
+from fastwait._version import installed_version
 from fastwait.cli._ids import read_job_ids
 from fastwait.cli._logging import add_logging_options, configure_logging, level_for
 from fastwait.cli._outcome import (
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"fastwait {__version__}")
+    parser.add_argument("--version", action="version", version=f"fastwait {installed_version()}")
     add_logging_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
