@@ -32,7 +32,8 @@ __all__ = ["main"]
 
 _EPILOG = """\
 exit status: 0 all jobs succeeded; 1 some failed, were canceled or could not be downloaded;
-2 bad usage or configuration; 3 some timed out (--timeout) and none failed; 130 interrupted.
+2 bad usage or configuration; 3 some timed out (--timeout) and none failed; 130 interrupted;
+141 the reader of standard output went away (| head).
 """
 
 
