@@ -16,10 +16,11 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from typing import NoReturn
 
 from fastwait._models import JobStatus
 from fastwait.cli._logging import add_logging_options, configure_logging, level_for
+from fastwait.cli._outcome import EXIT_INTERRUPTED, EXIT_OK
+from fastwait.cli._parser import CommandParser
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import PROVIDERS, Provider
 from fastwait.receiver import (
@@ -38,13 +39,6 @@ __all__ = ["build_providers", "log_status", "main", "run_receiver"]
 log = logging.getLogger("fastwait.receiver")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
@@ -52,7 +46,9 @@ def _port(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fastwait receive", description="Receive job webhooks, log each status.")
+    parser = CommandParser(
+        prog="fastwait receive", description="Receive job webhooks, log each status."
+    )
     add_logging_options(parser, top_level=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
@@ -237,5 +233,5 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     except OSError as exc:  # binding: the port is taken, the host does not resolve, ...
         parser.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     except KeyboardInterrupt:
-        return 130
-    return 0
+        return EXIT_INTERRUPTED
+    return EXIT_OK
