@@ -192,18 +192,10 @@ class WebhookReceiver:
         try:
             status = self._parse(provider, body)
             lag = None if self._on_event is None else _stamp_age(headers)
-            try:  # _publish, inlined: one coroutine less on the hot path
-                resolved = await self._registry.publish(status, source="webhook", lag=lag)
-            except Exception:
-                log.exception("publishing a %s status failed", status.provider)
-                raise Rejection(503, "unavailable") from None
+            await self._publish(status, msg_id, lag)
             applied = True
         finally:
             self._deliveries.finish(key, applied=applied)
-        if self._on_event is not None:
-            emit(self._on_event, WebhookAccepted(status.provider, status.id, duplicate=False))
-        if log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
-            self._log_applied(status, f"webhook {msg_id}", resolved)
         return "accepted"
 
     async def accept_callback(self, claim: CallbackClaim, provider: Provider, body: bytes) -> str:
@@ -221,7 +213,7 @@ class WebhookReceiver:
         if not matches:
             log.info("refused a %s callback: its token is for another job", provider.name)
             raise Rejection(403, "job_mismatch")
-        await self._publish(status, "callback")
+        await self._publish(status, None)
         return "accepted"
 
     def _parse(self, provider: Provider, body: bytes) -> JobStatus:
@@ -248,15 +240,22 @@ class WebhookReceiver:
             )
             raise Rejection(400, "invalid_status") from None
 
-    async def _publish(self, status: JobStatus, via: str) -> None:
+    async def _publish(
+        self, status: JobStatus, webhook_id: str | None, lag: float | None = None
+    ) -> None:
+        """Publish an authentic status (``webhook_id`` None: a callback); 503 if that fails.
+
+        ``lag`` is the seconds since the sender stamped it, for the registry's events.
+        """
         try:
-            resolved = await self._registry.publish(status, source="webhook")
+            resolved = await self._registry.publish(status, source="webhook", lag=lag)
         except Exception:
             log.exception("publishing a %s status failed", status.provider)
             raise Rejection(503, "unavailable") from None
         if self._on_event is not None:
             emit(self._on_event, WebhookAccepted(status.provider, status.id, duplicate=False))
-        if log.isEnabledFor(logging.INFO):
+        if log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
+            via = "callback" if webhook_id is None else f"webhook {webhook_id}"
             self._log_applied(status, via, resolved)
 
     @staticmethod
