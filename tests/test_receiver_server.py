@@ -98,8 +98,11 @@ def test_the_cli_refuses_to_start_misconfigured(
     assert SECRET not in capsys.readouterr().err
 
 
-async def _webhook_then_sigterm(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> None:
-    """Start ``command``, deliver one signed webhook, see it logged, stop it with SIGTERM."""
+async def _webhook_then_sigterm(
+    command: list[str], env: dict[str, str], cwd: Path = ROOT
+) -> list[str]:
+    """Start ``command``, deliver one signed webhook, see it logged, stop it with SIGTERM;
+    the lines it wrote on stderr from the webhook's on."""
     process = await asyncio.create_subprocess_exec(
         *command, cwd=cwd, env=env, stderr=asyncio.subprocess.PIPE
     )
@@ -121,7 +124,9 @@ async def _webhook_then_sigterm(command: list[str], env: dict[str, str], cwd: Pa
         assert f"compress job {seeds.TF_JOB_ID}: {JobState.SUCCEEDED.name}".encode() in logged
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0
-        assert SECRET.encode() not in await process.stderr.read()
+        rest = await process.stderr.read()
+        assert SECRET.encode() not in rest
+        return [logged.decode(), *rest.decode().splitlines()]
     finally:
         if process.returncode is None:
             process.kill()
@@ -133,6 +138,14 @@ async def test_fastwait_receive_applies_a_webhook_and_stops_on_sigterm() -> None
     env = {**os.environ, "FASTWAIT_WEBHOOK_SECRET": SECRET}
     command = [sys.executable, "-m", "fastwait", "receive", "--port", "0", "--provider", "compress"]
     await _webhook_then_sigterm(command, env)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_fastwait_receive_logs_a_webhook_in_one_line() -> None:
+    env = {**os.environ, "FASTWAIT_WEBHOOK_SECRET": SECRET}
+    command = [sys.executable, "-m", "fastwait", "receive", "--port", "0", "--provider", "compress"]
+    lines = await _webhook_then_sigterm(command, env)
+    assert [line for line in lines if seeds.TF_JOB_ID in line] == lines[:1]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -155,6 +168,19 @@ async def test_the_standalone_service_is_configured_from_the_environment() -> No
         "FASTWAIT_RECEIVER_PORT": "0",
     }
     await _webhook_then_sigterm([sys.executable, str(ROOT / "receiver" / "service.py")], env)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_the_standalone_service_logs_a_webhook_in_one_line() -> None:
+    env = {
+        **os.environ,
+        "FASTWAIT_PROVIDERS": "compress",
+        "FASTWAIT_WEBHOOK_SECRET": SECRET,
+        "FASTWAIT_RECEIVER_PORT": "0",
+    }
+    command = [sys.executable, str(ROOT / "receiver" / "service.py")]
+    lines = await _webhook_then_sigterm(command, env)
+    assert [line for line in lines if seeds.TF_JOB_ID in line] == lines[:1]
 
 
 @pytest.mark.parametrize(

@@ -254,13 +254,15 @@ class WebhookReceiver:
             raise Rejection(503, "unavailable") from None
         if self._on_event is not None:
             emit(self._on_event, WebhookAccepted(status.provider, status.id, duplicate=False))
-        if log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
+        if log.isEnabledFor(logging.DEBUG):  # the arguments cost more than the call
             via = "callback" if webhook_id is None else f"webhook {webhook_id}"
             self._log_applied(status, via, resolved)
 
     @staticmethod
     def _log_applied(status: JobStatus, via: str, resolved: bool) -> None:
-        log.info(
+        # DEBUG: a process serving the receiver (fastwait receive, receiver/service.py) says
+        # each status once, at INFO, from its registry; this line adds the delivery's details.
+        log.debug(
             "%s %s job %s is %s%s",
             via,
             status.provider,
