@@ -25,9 +25,11 @@ or a container runtime configures it and no secret appears in ``ps``:
 ``FASTWAIT_LOG_LEVEL``         ``DEBUG``, ``INFO`` (default), ``WARNING`` or ``ERROR``
 =============================  ===========================================================
 
-A misconfiguration exits with status 2 and one line naming the variable; SIGTERM or SIGINT
-stops it cleanly with status 0. Run it with ``python receiver/service.py`` from a checkout in
-an environment where fastwait is installed (see ``receiver/README.md``).
+A misconfiguration exits with status 2 and one line naming the variable (or, for a Redis URL
+that is not one or a missing ``redis`` package, saying so), which the service manager does not
+restart; SIGTERM or SIGINT stops it cleanly with status 0. Run it with
+``python receiver/service.py`` from a checkout in an environment where fastwait is installed
+(see ``receiver/README.md``).
 """
 
 from __future__ import annotations
@@ -200,6 +202,9 @@ def main() -> int:
     )
     try:
         asyncio.run(run(settings))
+    except ConfigurationError as exc:  # found as the registry is made: the Redis URL, say
+        print(f"fastwait-receiver: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # the port is taken, the address is not ours, ...
         print(f"fastwait-receiver: error: cannot serve: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -259,6 +259,44 @@ def test_the_standalone_service_refuses_a_bad_environment_in_one_line(
     assert SECRET not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("redis_url", "without_redis", "said"),
+    [
+        ("redis://127.0.0.1:6379/abc", False, "must be a number"),
+        ("redis://127.0.0.1:6379/0", True, "needs the redis package"),
+    ],
+    ids=["database-not-a-number", "redis-package-missing"],
+)
+def test_the_standalone_service_refuses_an_unusable_redis_in_one_line(
+    tmp_path: Path, redis_url: str, without_redis: bool, said: str
+) -> None:
+    # Exit status 2 is the one its systemd unit does not restart on: a traceback (status 1)
+    # would restart it every 2 s for ever.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTWAIT_")}
+    if without_redis:  # an installation without the fastwait[redis] extra
+        (tmp_path / "redis").mkdir()
+        (tmp_path / "redis" / "__init__.py").write_text("raise ImportError('not installed')\n")
+        env["PYTHONPATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "receiver" / "service.py")],
+        env={
+            **env,
+            "FASTWAIT_PROVIDERS": "compress",
+            "FASTWAIT_WEBHOOK_SECRET": SECRET,
+            "FASTWAIT_REDIS_URL": redis_url,
+            "FASTWAIT_RECEIVER_PORT": "0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("fastwait-receiver: error:")
+    assert said in result.stderr
+
+
 async def test_serve_runs_the_apps_cleanup_on_exit() -> None:
     cleaned: list[str] = []
 
