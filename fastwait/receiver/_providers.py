@@ -10,15 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from fastwait.exceptions import ConfigurationError
-from fastwait.providers import (
-    CompressorApp,
-    MediaJobs,
-    Provider,
-    ToolsFastCompress,
-    ToolsFastConvert,
-    provider_class,
-)
+from fastwait.providers import Provider, provider_class
 
 __all__ = ["receiving_providers"]
 
@@ -31,25 +23,12 @@ def receiving_providers(
     """One provider per name in ``names`` (duplicates once), ready for a receiver.
 
     ``base_urls`` maps a provider name, or None for every provider without its own entry, to
-    its API root. Raises :class:`ConfigurationError` for an unknown name, an invalid URL, or
-    media without a base URL.
+    its API root. Each is built by its class (:meth:`~fastwait.providers.Provider.from_settings`)
+    with a placeholder key. Raises :class:`~fastwait.ConfigurationError` for an unknown name, an
+    invalid URL, or media without a base URL.
     """
     urls = dict(base_urls or {})
-    providers: list[Provider] = []
-    for name in dict.fromkeys(names):
-        provider_class(name)  # an unknown name fails here, listing the known ones
-        url = urls.get(name, urls.get(None))
-        if name == MediaJobs.name:
-            if url is None:
-                raise ConfigurationError("media needs a base URL (it has no public address)")
-            providers.append(MediaJobs(url))
-        elif name == CompressorApp.name:
-            providers.append(
-                CompressorApp(_UNUSED_API_KEY)
-                if url is None
-                else CompressorApp(_UNUSED_API_KEY, url)
-            )
-        else:
-            cls = ToolsFastCompress if name == ToolsFastCompress.name else ToolsFastConvert
-            providers.append(cls(_UNUSED_API_KEY) if url is None else cls(_UNUSED_API_KEY, url))
-    return providers
+    return [
+        provider_class(name).from_settings(_UNUSED_API_KEY, urls.get(name, urls.get(None)))
+        for name in dict.fromkeys(names)
+    ]
