@@ -92,7 +92,7 @@ def test_a_provider_with_the_usual_constructor_is_built_from_settings_as_its_own
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
 def test_the_cli_and_the_receiver_build_each_provider_by_its_registered_class(name: str) -> None:
     for_wait = build_provider(name, MEDIA, API_KEY)
-    (for_receiver,) = receiving_providers([name], {None: MEDIA})
+    (for_receiver,) = receiving_providers([name], [MEDIA])
     assert type(for_wait) is type(for_receiver) is provider_class(name)
     assert for_wait.base_url == for_receiver.base_url == MEDIA
 

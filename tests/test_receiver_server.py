@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import json
@@ -20,9 +21,9 @@ import seed_payloads as seeds
 from aiohttp import web
 
 from fastwait import CallbackTokens, JobState, Registry, StandardWebhookSigner
-from fastwait.cli._receive import build_providers, main
+from fastwait.cli._receive import main
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress
-from fastwait.receiver import create_app, serve
+from fastwait.receiver import create_app, receiving_providers, serve
 from fastwait.receiver._server import RedactingAccessLogger
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-tests-hmac-secret-0123").decode()
@@ -65,7 +66,7 @@ def test_the_access_log_is_skipped_while_its_logger_is_off() -> None:
 
 
 def test_base_urls_apply_to_all_providers_or_to_the_one_named() -> None:
-    providers = build_providers(
+    providers = receiving_providers(
         ["compress", "media", "compressorapp"],
         ["http://all.test", "media=http://media.test:3000"],
     )
@@ -146,6 +147,24 @@ async def test_fastwait_receive_logs_a_webhook_in_one_line() -> None:
     command = [sys.executable, "-m", "fastwait", "receive", "--port", "0", "--provider", "compress"]
     lines = await _webhook_then_sigterm(command, env)
     assert [line for line in lines if seeds.TF_JOB_ID in line] == lines[:1]
+
+
+def test_the_standalone_service_imports_only_fastwaits_public_api() -> None:
+    tree = ast.parse((ROOT / "receiver" / "service.py").read_text())
+    modules = [
+        name
+        for node in ast.walk(tree)
+        for name in (
+            [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else []
+        )
+    ]
+    fastwait_modules = [name for name in modules if name.split(".")[0] == "fastwait"]
+    assert fastwait_modules
+    assert [name for name in fastwait_modules if "._" in name] == []
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -1,12 +1,11 @@
 """``fastwait receive``: the webhook receiver as a process of its own, configured by flags.
 
-It logs every status it receives (one line each, at INFO: ``-q`` hides them, ``-v`` adds
-DEBUG detail, ``--log-format json`` makes each a JSON object); it is the app
-:func:`fastwait.receiver.create_app` builds, served by
-:func:`fastwait.receiver.serve_until_stopped` until SIGINT or SIGTERM. Secrets may come from
-the environment (``FASTWAIT_WEBHOOK_SECRET``, ``FASTWAIT_CALLBACK_SECRET``) so they stay out of
-``ps``. The repository's ``receiver/`` service
-runs the same app configured entirely from the environment.
+It runs :func:`fastwait.receiver.run_receiver` until SIGINT or SIGTERM, which logs every
+status it receives (one line each, at INFO: ``-q`` hides them, ``-v`` adds DEBUG detail,
+``--log-format json`` makes each a JSON object). Secrets may come from the environment
+(``FASTWAIT_WEBHOOK_SECRET``, ``FASTWAIT_CALLBACK_SECRET``) so they stay out of ``ps``. The
+repository's ``receiver/`` service runs the same receiver configured entirely from the
+environment.
 """
 
 from __future__ import annotations
@@ -17,26 +16,21 @@ import logging
 import os
 from collections.abc import Sequence
 
-from fastwait._models import JobStatus
 from fastwait.cli._logging import add_logging_options, configure_logging, level_for
 from fastwait.cli._outcome import EXIT_INTERRUPTED, EXIT_OK
 from fastwait.cli._parser import CommandParser
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import PROVIDERS, Provider
+from fastwait.providers import PROVIDERS
 from fastwait.receiver import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
-    create_app,
     receiving_providers,
-    serve_until_stopped,
+    run_receiver,
 )
-from fastwait.registry import Registry
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
-__all__ = ["build_providers", "log_status", "main", "run_receiver"]
-
-log = logging.getLogger("fastwait.receiver")
+__all__ = ["main"]
 
 
 def _port(text: str) -> int:
@@ -126,69 +120,6 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def build_providers(names: Sequence[str], base_urls: Sequence[str]) -> list[Provider]:
-    """Providers for ``names``; ``base_urls`` entries read ``URL`` (all) or ``NAME=URL``."""
-    urls: dict[str | None, str] = {}
-    for entry in base_urls:
-        named, equals, named_url = entry.partition("=")
-        if equals and named in PROVIDERS:
-            urls[named] = named_url
-        else:
-            urls[None] = entry
-    return receiving_providers(names, urls)
-
-
-def log_status(status: JobStatus) -> None:
-    """One INFO line per status received: provider, job, state and percent."""
-    percent = "" if status.progress_percent is None else f" {status.progress_percent:g}%"
-    log.info(
-        "%s job %s: %s%s",
-        status.provider,
-        status.id,
-        status.state.name,
-        percent,
-        extra={
-            "event": "status_received",
-            "provider": status.provider,
-            "job_id": status.id,
-            "state": status.state.name,
-            "percent": status.progress_percent,
-        },
-    )
-
-
-async def run_receiver(
-    host: str,
-    port: int,
-    providers: Sequence[Provider],
-    verifier: StandardWebhookVerifier | None,
-    tokens: CallbackTokens | None,
-    redis: str | None = None,
-    *,
-    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
-    body_timeout: float = DEFAULT_BODY_TIMEOUT,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
-) -> None:
-    """Serve the receiver until SIGINT/SIGTERM, publishing into a registry of its own."""
-    async with Registry(redis=redis) as registry:
-        registry.subscribe(log_status)
-        app = create_app(
-            registry,
-            providers,
-            verifier=verifier,
-            callback_tokens=tokens,
-            body_timeout=body_timeout,
-        )
-        await serve_until_stopped(
-            app,
-            host,
-            port,
-            label=", ".join(p.name for p in providers),
-            header_timeout=header_timeout,
-            max_connections=max_connections,
-        )
-
-
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Run the receiver until SIGINT/SIGTERM; usage errors exit 2 with one line."""
     parser = _parser()
@@ -198,7 +129,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     env_secret = os.environ.get("FASTWAIT_WEBHOOK_SECRET")
     secrets = args.webhook_secret or ([env_secret] if env_secret else [])
     try:
-        providers = build_providers(args.providers, args.base_url)
+        providers = receiving_providers(args.providers, args.base_url)
         verifier = (
             StandardWebhookVerifier(secrets, args.public_key)
             if secrets or args.public_key
@@ -217,14 +148,14 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     try:
         asyncio.run(
             run_receiver(
-                args.host,
-                args.port,
                 providers,
-                verifier,
-                tokens,
-                args.redis,
-                header_timeout=args.header_timeout,
+                verifier=verifier,
+                callback_tokens=tokens,
+                redis=args.redis,
+                host=args.host,
+                port=args.port,
                 body_timeout=args.body_timeout,
+                header_timeout=args.header_timeout,
                 max_connections=args.max_connections,
             )
         )

@@ -33,9 +33,12 @@ from fastwait.webhooks import (
     StandardWebhookVerifier,
 )
 
-__all__ = ["Rejection", "WebhookReceiver"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "Rejection", "WebhookReceiver"]
 
 log = logging.getLogger("fastwait.receiver")
+
+DEFAULT_MAX_BODY_BYTES: Final = 1 << 20
+"""Largest delivery read, in bytes: a status is a few hundred, a generous sender's a few kB."""
 
 
 class Rejection(Exception):
@@ -86,7 +89,7 @@ class WebhookReceiver:
         verifier: StandardWebhookVerifier | None = None,
         callback_tokens: CallbackTokens | None = None,
         bindings: CallbackBindings | None = None,
-        max_body_bytes: int = 1 << 20,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         dedupe_capacity: int = 100_000,
         keep_raw: bool = False,
     ) -> None:
@@ -260,8 +263,8 @@ class WebhookReceiver:
 
     @staticmethod
     def _log_applied(status: JobStatus, via: str, resolved: bool) -> None:
-        # DEBUG: a process serving the receiver (fastwait receive, receiver/service.py) says
-        # each status once, at INFO, from its registry; this line adds the delivery's details.
+        # DEBUG: run_receiver (fastwait receive, receiver/service.py) says each status once, at
+        # INFO, from its registry; this line adds the delivery's details.
         log.debug(
             "%s %s job %s is %s%s",
             via,
