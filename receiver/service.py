@@ -10,7 +10,8 @@ line. Everything comes from the environment so that a service manager
 
 =============================  ===========================================================
 ``FASTWAIT_PROVIDERS``         required: ``compress,convert,compressorapp,media`` (any of)
-``FASTWAIT_WEBHOOK_SECRET``    ``whsec_...`` secrets, comma-separated (several: rotation)
+``FASTWAIT_WEBHOOK_SECRET``    ``whsec_...`` secrets, comma-separated (several: rotation;
+                               ``fastwait receive`` reads it the same way)
 ``FASTWAIT_WEBHOOK_PUBLIC_KEYS``  ``whpk_...`` Ed25519 keys, comma-separated
 ``FASTWAIT_CALLBACK_SECRET``   secret of per-job callback tokens (default: the first
                                webhook secret, as ``Client(webhook_secret=...)`` derives them)

@@ -27,6 +27,7 @@ from fastwait.receiver import create_app, receiving_providers, serve
 from fastwait.receiver._server import RedactingAccessLogger
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-tests-hmac-secret-0123").decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(b"receiver-tests-the-other-secret").decode()
 TOKENS = CallbackTokens("receiver-tests-callback-secret")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,6 +148,40 @@ async def test_fastwait_receive_logs_a_webhook_in_one_line() -> None:
     command = [sys.executable, "-m", "fastwait", "receive", "--port", "0", "--provider", "compress"]
     lines = await _webhook_then_sigterm(command, env)
     assert [line for line in lines if seeds.TF_JOB_ID in line] == lines[:1]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_fastwait_receive_reads_several_webhook_secrets_from_the_environment() -> None:
+    # As the service does: a comma-separated list, for rotation (the new one first).
+    env = {**os.environ, "FASTWAIT_WEBHOOK_SECRET": f"{OTHER_SECRET}, {SECRET}"}
+    command = [sys.executable, "-m", "fastwait", "receive", "--port", "0", "--provider", "compress"]
+    await _webhook_then_sigterm(command, env)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_fastwait_receive_refuses_a_body_over_max_body_bytes() -> None:
+    body = json.dumps(seeds.TF_COMPRESS_STATUS).encode()
+    env = {**os.environ, "FASTWAIT_WEBHOOK_SECRET": SECRET}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fastwait", "receive", "--port", "0", "--provider", "compress",
+        "--max-body-bytes", str(len(body) - 1), env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        line = await asyncio.wait_for(process.stderr.readline(), timeout=10)
+        found = re.search(rb"receiving on (http://\S+) ", line)
+        assert found, line
+        headers = {
+            **StandardWebhookSigner(SECRET).headers("msg_big", body),
+            "Content-Type": "application/json",
+        }
+        async with aiohttp.ClientSession() as session:
+            url = f"{found[1].decode()}/hooks/compress"
+            async with session.post(url, data=body, headers=headers) as response:
+                assert response.status == 413
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=10)
 
 
 def test_the_standalone_service_imports_only_fastwaits_public_api() -> None:

@@ -2,10 +2,10 @@
 
 It runs :func:`fastwait.receiver.run_receiver` until SIGINT or SIGTERM, which logs every
 status it receives (one line each, at INFO: ``-q`` hides them, ``-v`` adds DEBUG detail,
-``--log-format json`` makes each a JSON object). Secrets may come from the environment
-(``FASTWAIT_WEBHOOK_SECRET``, ``FASTWAIT_CALLBACK_SECRET``) so they stay out of ``ps``. The
-repository's ``receiver/`` service runs the same receiver configured entirely from the
-environment.
+``--log-format json`` makes each a JSON object). Secrets may come from the environment so
+they stay out of ``ps``: ``FASTWAIT_WEBHOOK_SECRET`` (comma-separated, to rotate) and
+``FASTWAIT_CALLBACK_SECRET``, read as the repository's ``receiver/`` service reads them; that
+service runs the same receiver configured entirely from the environment.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fastwait.providers import PROVIDERS
 from fastwait.receiver import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     receiving_providers,
     run_receiver,
@@ -61,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="whsec_...",
-        help="Standard Webhooks HMAC secret (repeat to rotate; env FASTWAIT_WEBHOOK_SECRET)",
+        help="Standard Webhooks HMAC secret (repeat to rotate; default: FASTWAIT_WEBHOOK_SECRET,"
+        " comma-separated)",
     )
     parser.add_argument(
         "--public-key", action="append", default=[], metavar="whpk_...", help="Ed25519 key"
@@ -78,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("FASTWAIT_REDIS_URL") or None,
         help="publish into this Redis (a webhook ingress apart from the waiting workers;"
         " env FASTWAIT_REDIS_URL)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="N",
+        help=f"largest delivery accepted; a larger one gets 413 (default {DEFAULT_MAX_BODY_BYTES})",
     )
     parser.add_argument(
         "--header-timeout",
@@ -126,8 +135,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     if prog is not None:
         parser.prog = prog
     args = parser.parse_args(argv)
-    env_secret = os.environ.get("FASTWAIT_WEBHOOK_SECRET")
-    secrets = args.webhook_secret or ([env_secret] if env_secret else [])
+    env_secrets = os.environ.get("FASTWAIT_WEBHOOK_SECRET", "").split(",")
+    secrets = args.webhook_secret or [secret.strip() for secret in env_secrets if secret.strip()]
     try:
         providers = receiving_providers(args.providers, args.base_url)
         verifier = (
@@ -154,6 +163,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
                 redis=args.redis,
                 host=args.host,
                 port=args.port,
+                max_body_bytes=args.max_body_bytes,
                 body_timeout=args.body_timeout,
                 header_timeout=args.header_timeout,
                 max_connections=args.max_connections,
