@@ -1,14 +1,15 @@
 """fastwait: await the results of remote jobs, by polling or by webhook, with one line."""
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from fastwait import registry
 from fastwait._client import Client, JobResult
 from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
-from fastwait._version import __version__ as __version__
+from fastwait._version import installed_version
 from fastwait.exceptions import (
     ApiError,
     AuthenticationError,
+    BadCallbackToken,
     BadResponseError,
     ChecksumMismatchError,
     ConfigurationError,
@@ -21,10 +22,13 @@ from fastwait.exceptions import (
     JobCanceled,
     JobError,
     JobFailed,
+    MalformedHeader,
     NotFoundError,
     NotReadyError,
     RateLimitedError,
     ServerError,
+    SignatureMismatch,
+    TimestampOutOfTolerance,
     TransportError,
     UnsupportedOperationError,
     WaitTimeout,
@@ -43,9 +47,12 @@ from fastwait.webhooks import (
 if TYPE_CHECKING:
     from fastwait.registry import RedisResultStore, SQLiteResultStore
 
+    __version__: str
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "BadCallbackToken",
     "BadResponseError",
     "CallbackBindings",
     "CallbackClaim",
@@ -66,6 +73,7 @@ __all__ = [
     "JobResult",
     "JobState",
     "JobStatus",
+    "MalformedHeader",
     "MemoryResultStore",
     "NotFoundError",
     "NotReadyError",
@@ -80,8 +88,10 @@ __all__ = [
     "ResultStore",
     "SQLiteResultStore",
     "ServerError",
+    "SignatureMismatch",
     "StandardWebhookSigner",
     "StandardWebhookVerifier",
+    "TimestampOutOfTolerance",
     "TransportError",
     "UnsupportedOperationError",
     "WaitTimeout",
@@ -90,9 +100,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The Redis and SQLite stores load when first named (``import fastwait`` stays light)."""
-    if name in ("RedisResultStore", "SQLiteResultStore"):
-        value = getattr(importlib.import_module("fastwait.registry"), name)
+    """An exported name not bound yet is a store :mod:`fastwait.registry` loads when first
+    named (Redis, SQLite): forwarded there, so ``import fastwait`` loads neither. Kept once
+    loaded, where tools that read ``__dict__`` (pdoc) find it. ``__version__`` is read from
+    the installed metadata when first asked for."""
+    if name == "__version__":
+        return installed_version()
+    if name in __all__:
+        value = getattr(registry, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -307,15 +307,6 @@ class Client:
         token, nonce = self._tokens.for_submission(name)
         return f"{self._callback_url}/callbacks/{token}", nonce
 
-    def callback_url_for(self, job_id: str) -> str:
-        """The callback URL to give the API for a job submitted elsewhere (by its id)."""
-        if self._callback_url is None:
-            raise ConfigurationError("this Client has no callback_url")
-        if self._provider.signs_webhooks:
-            return f"{self._callback_url}/hooks/{self._provider.name}"
-        assert self._tokens is not None
-        return f"{self._callback_url}/callbacks/{self._tokens.for_job(self._provider.name, job_id)}"
-
     async def status(self, job_id: str) -> JobStatus:
         """The job's current status, fetched now (one request)."""
         status, _ = await self._fetch_status(job_id)

@@ -51,11 +51,6 @@ class RateLimitedNotice:
         self._warned_at: float | None = None
         self._suppressed = 0
 
-    @property
-    def active(self) -> bool:
-        """True between a :meth:`say` and the :meth:`over` that ends the trouble."""
-        return self._active
-
     def say(self, message: str, *args: object) -> bool:
         """Log ``message % args`` at WARNING unless a warning went out less than ``interval``
         ago (then at DEBUG). Returns True when it was said at WARNING.

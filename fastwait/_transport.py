@@ -85,12 +85,8 @@ class HttpTransport:
                         body = await response.content.read(1 << 16)
                         raise self._provider.parse_error(response.status, body, response.headers)
                     yield response
-            except aiohttp.ClientPayloadError as exc:
-                raise BadResponseError(
-                    f"response body was cut short: {exc}", transient=True
-                ) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise _transport_error(request, exc) from exc
+                raise _mapped_error(request, exc) from exc
 
     async def json(
         self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
@@ -112,10 +108,8 @@ class HttpTransport:
                     body = await response.content.read(1 << 16)
                     raise self._provider.parse_error(response.status, body, response.headers)
                 return await _json_response(response)
-        except aiohttp.ClientPayloadError as exc:
-            raise BadResponseError(f"response body was cut short: {exc}", transient=True) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(request, exc) from exc
+            raise _mapped_error(request, exc) from exc
 
     async def empty(self, request: ApiRequest, *, ok: tuple[int, ...]) -> Mapping[str, str]:
         """Send ``request`` whose success answer has no body; return the headers."""
@@ -131,6 +125,16 @@ async def _json_response(response: aiohttp.ClientResponse) -> JsonResponse:
     if response.content_length is not None and len(body) < response.content_length:
         raise BadResponseError("response JSON is truncated", transient=True)
     return JsonResponse(response.status, _decode_json(body), response.headers)
+
+
+def _mapped_error(
+    request: ApiRequest, exc: aiohttp.ClientError | TimeoutError
+) -> BadResponseError | TransportError:
+    """fastwait's error for an aiohttp failure of ``request``: a body cut short is a transient
+    :class:`BadResponseError`, anything else a :class:`TransportError`."""
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return BadResponseError(f"response body was cut short: {exc}", transient=True)
+    return _transport_error(request, exc)
 
 
 def _transport_error(request: ApiRequest, exc: BaseException) -> TransportError:

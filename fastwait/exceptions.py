@@ -21,6 +21,10 @@ cryptography exception type reaches a caller (they are mapped at the boundary, `
     ├── DownloadError               the output could not be saved
     │   └── ChecksumMismatchError   the bytes do not match the API's sha1
     ├── WebhookVerificationError    a webhook that must not be trusted
+    │   ├── MalformedHeader         a Standard Webhooks header missing or not to the spec
+    │   ├── TimestampOutOfTolerance ``webhook-timestamp`` too far from now (replay)
+    │   ├── SignatureMismatch       no signature made by a configured key over the bytes
+    │   └── BadCallbackToken        a callback token malformed, forged or of another secret
     └── JobError                    the awaited job did not succeed
         ├── JobFailed               the job ended FAILED: code and detail from the API
         ├── JobCanceled             the job ended CANCELED
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "BadCallbackToken",
     "BadResponseError",
     "ChecksumMismatchError",
     "ConfigurationError",
@@ -51,10 +56,13 @@ __all__ = [
     "JobCanceled",
     "JobError",
     "JobFailed",
+    "MalformedHeader",
     "NotFoundError",
     "NotReadyError",
     "RateLimitedError",
     "ServerError",
+    "SignatureMismatch",
+    "TimestampOutOfTolerance",
     "TransportError",
     "UnsupportedOperationError",
     "WaitTimeout",
@@ -200,6 +208,31 @@ class ChecksumMismatchError(DownloadError):
 
 class WebhookVerificationError(FastwaitError):
     """A webhook's signature, timestamp, token or body must not be trusted."""
+
+
+class MalformedHeader(WebhookVerificationError):
+    """A Standard Webhooks header is missing, duplicated or does not follow the spec's syntax."""
+
+
+class TimestampOutOfTolerance(WebhookVerificationError):
+    """``webhook-timestamp`` is further from the verifier's clock than its tolerance allows.
+
+    ``timestamp`` and ``now`` are in seconds since the epoch; a timestamp in the future is
+    rejected as well as a stale one, since either lets a captured request be replayed later.
+    """
+
+    def __init__(self, message: str, *, timestamp: int, now: float) -> None:
+        super().__init__(message)
+        self.timestamp = timestamp
+        self.now = now
+
+
+class SignatureMismatch(WebhookVerificationError):
+    """No signature in the header was made by any configured key over these bytes."""
+
+
+class BadCallbackToken(WebhookVerificationError):
+    """A per-job callback token is malformed, forged or was issued under another secret."""
 
 
 class JobError(FastwaitError):

@@ -1,14 +1,17 @@
 """The standalone webhook receiver service: fastwait's receiver, configured from the environment.
 
-It verifies each job API's webhook deliveries and publishes them into a registry — Redis, when
-``FASTWAIT_REDIS_URL`` is set, so the workers that await the jobs (any number of replicas) wake
-the moment a delivery lands; otherwise an in-memory registry, and it only logs what arrives.
-Everything comes from the environment so that a service manager (``fastwait-receiver.service``)
-or a container runtime configures it and no secret appears in ``ps``:
+It runs :func:`fastwait.receiver.run_receiver`, which verifies each job API's webhook
+deliveries, publishes them into a registry — Redis, when ``FASTWAIT_REDIS_URL`` is set, so the
+workers that await the jobs (any number of replicas) wake the moment a delivery lands;
+otherwise an in-memory registry, and it only logs what arrives — and logs each status in one
+line. Everything comes from the environment so that a service manager
+(``fastwait-receiver.service``) or a container runtime configures it and no secret appears in
+``ps``; ``fastwait receive`` takes the same settings as flags:
 
 =============================  ===========================================================
 ``FASTWAIT_PROVIDERS``         required: ``compress,convert,compressorapp,media`` (any of)
-``FASTWAIT_WEBHOOK_SECRET``    ``whsec_...`` secrets, comma-separated (several: rotation)
+``FASTWAIT_WEBHOOK_SECRET``    ``whsec_...`` secrets, comma-separated (several: rotation;
+                               ``fastwait receive`` reads it the same way)
 ``FASTWAIT_WEBHOOK_PUBLIC_KEYS``  ``whpk_...`` Ed25519 keys, comma-separated
 ``FASTWAIT_CALLBACK_SECRET``   secret of per-job callback tokens (default: the first
                                webhook secret, as ``Client(webhook_secret=...)`` derives them)
@@ -25,9 +28,11 @@ or a container runtime configures it and no secret appears in ``ps``:
 ``FASTWAIT_LOG_LEVEL``         ``DEBUG``, ``INFO`` (default), ``WARNING`` or ``ERROR``
 =============================  ===========================================================
 
-A misconfiguration exits with status 2 and one line naming the variable; SIGTERM or SIGINT
-stops it cleanly with status 0. Run it with ``python receiver/service.py`` from a checkout in
-an environment where fastwait is installed (see ``receiver/README.md``).
+A misconfiguration exits with status 2 and one line naming the variable (or, for a Redis URL
+that is not one or a missing ``redis`` package, saying so), which the service manager does not
+restart; SIGTERM or SIGINT stops it cleanly with status 0. Run it with
+``python receiver/service.py`` from a checkout in an environment where fastwait is installed
+(see ``receiver/README.md``).
 """
 
 from __future__ import annotations
@@ -40,20 +45,17 @@ from collections.abc import Mapping
 
 import attrs
 
-from fastwait import JobStatus, Registry
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import PROVIDERS, Provider
 from fastwait.receiver import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
-    create_app,
     receiving_providers,
-    serve_until_stopped,
+    run_receiver,
 )
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
-
-log = logging.getLogger("fastwait.receiver")
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -68,7 +70,7 @@ class ServiceSettings:
     redis_url: str | None = attrs.field(repr=False)
     host: str = "127.0.0.1"
     port: int = 8080
-    max_body_bytes: int = 1 << 20
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
@@ -82,7 +84,7 @@ class ServiceSettings:
             known = ",".join(sorted(PROVIDERS))
             raise ConfigurationError(f"set FASTWAIT_PROVIDERS (any of {known})")
         try:
-            providers = receiving_providers(names, _base_urls(env))
+            providers = receiving_providers(names, _list(env, "FASTWAIT_BASE_URL"))
         except ConfigurationError as exc:
             raise ConfigurationError(f"FASTWAIT_PROVIDERS / FASTWAIT_BASE_URL: {exc}") from None
         secrets = _list(env, "FASTWAIT_WEBHOOK_SECRET")
@@ -113,7 +115,7 @@ class ServiceSettings:
             redis_url=env.get("FASTWAIT_REDIS_URL") or None,
             host=env.get("FASTWAIT_RECEIVER_HOST") or "127.0.0.1",
             port=_int(env, "FASTWAIT_RECEIVER_PORT", 8080, 0, 65535),
-            max_body_bytes=_int(env, "FASTWAIT_MAX_BODY_BYTES", 1 << 20, 1, 1 << 30),
+            max_body_bytes=_int(env, "FASTWAIT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 1 << 30),
             header_timeout=_seconds(env, "FASTWAIT_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
             body_timeout=_seconds(env, "FASTWAIT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT),
             max_connections=_int(
@@ -125,17 +127,6 @@ class ServiceSettings:
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [item.strip() for item in env.get(name, "").split(",") if item.strip()]
-
-
-def _base_urls(env: Mapping[str, str]) -> dict[str | None, str]:
-    urls: dict[str | None, str] = {}
-    for entry in _list(env, "FASTWAIT_BASE_URL"):
-        named, equals, url = entry.partition("=")
-        if equals and named in PROVIDERS:
-            urls[named] = url
-        else:
-            urls[None] = entry
-    return urls
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -160,34 +151,6 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _log_status(status: JobStatus) -> None:
-    percent = "" if status.progress_percent is None else f" {status.progress_percent:g}%"
-    log.info("%s job %s: %s%s", status.provider, status.id, status.state.name, percent)
-
-
-async def run(settings: ServiceSettings) -> None:
-    """Serve until SIGINT/SIGTERM, publishing every verified delivery into the registry."""
-    async with Registry(redis=settings.redis_url) as registry:
-        registry.subscribe(_log_status)
-        app = create_app(
-            registry,
-            settings.providers,
-            verifier=settings.verifier,
-            callback_tokens=settings.callback_tokens,
-            max_body_bytes=settings.max_body_bytes,
-            body_timeout=settings.body_timeout,
-        )
-        label = ", ".join(provider.name for provider in settings.providers)
-        await serve_until_stopped(
-            app,
-            settings.host,
-            settings.port,
-            label=label,
-            header_timeout=settings.header_timeout,
-            max_connections=settings.max_connections,
-        )
-
-
 def main() -> int:
     """Read the environment, then serve; exit status 2 with one line when misconfigured."""
     try:
@@ -199,7 +162,23 @@ def main() -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
-        asyncio.run(run(settings))
+        asyncio.run(
+            run_receiver(
+                settings.providers,
+                verifier=settings.verifier,
+                callback_tokens=settings.callback_tokens,
+                redis=settings.redis_url,
+                host=settings.host,
+                port=settings.port,
+                max_body_bytes=settings.max_body_bytes,
+                body_timeout=settings.body_timeout,
+                header_timeout=settings.header_timeout,
+                max_connections=settings.max_connections,
+            )
+        )
+    except ConfigurationError as exc:  # found as the registry is made: the Redis URL, say
+        print(f"fastwait-receiver: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # the port is taken, the address is not ours, ...
         print(f"fastwait-receiver: error: cannot serve: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import asyncio
 import importlib.metadata
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import aiohttp
 import pytest
 
 import fastwait as fastwait_package
+from fastwait.cli import _outcome as outcome
 from fastwait.testing import FakeProvider
 
 JSONL_KEYS = {
@@ -307,6 +309,16 @@ async def test_version_is_the_installed_distributions() -> None:
 
 def test_the_package_has_a_version_from_its_metadata() -> None:
     assert fastwait_package.__version__ == importlib.metadata.version("fastwait")
+
+
+@pytest.mark.parametrize("command", [(), ("wait",)])
+async def test_help_lists_every_exit_status(command: tuple[str, ...]) -> None:
+    code, out, _ = await fastwait(*command, "--help")
+    assert code == 0
+    listed = out.partition("exit status:")[2]
+    codes = {value for name, value in vars(outcome).items() if name.startswith("EXIT_")}
+    for status in codes:
+        assert re.search(rf"(^|[\s;]){status} ", listed), f"{status} missing from:\n{listed}"
 
 
 async def test_bare_fastwait_prints_usage_and_exits_2() -> None:

@@ -19,7 +19,7 @@ import pytest
 from rich.console import Console
 
 from fastwait import JobResult, JobState, JobStatus
-from fastwait.cli._board import JobBoard, distinguishing_ids
+from fastwait.cli._board import JobBoard
 from fastwait.cli._display import summary_table
 from fastwait.cli._live import LiveDisplay, PlainDisplay, render_board
 from fastwait.cli._outcome import JobReport
@@ -58,8 +58,16 @@ def draw(board: JobBoard, width: int = 100, height: int = 40) -> list[str]:
     return [line.rstrip() for line in text.splitlines()]
 
 
+def short_ids(*batches: list[str]) -> dict[str, str]:
+    """What a board shows of each id, the ids added batch by batch."""
+    board = JobBoard(clock=ManualClock())
+    for batch in batches:
+        board.add("compress", batch)
+    return {job_id: board.short_id(job_id) for batch in batches for job_id in batch}
+
+
 def test_ids_sharing_a_time_prefix_are_told_apart_by_their_tails() -> None:
-    short = distinguishing_ids(BATCH)
+    short = short_ids(BATCH)
     assert len(set(short.values())) == len(BATCH)
     for job_id, shown in short.items():
         assert shown.startswith("…")
@@ -67,7 +75,23 @@ def test_ids_sharing_a_time_prefix_are_told_apart_by_their_tails() -> None:
 
 
 def test_an_id_shorter_than_its_distinguishing_tail_is_shown_whole() -> None:
-    assert distinguishing_ids(["abc", "xabc"]) == {"abc": "abc", "xabc": "xabc"}
+    assert short_ids(["abc", "xabc"]) == {"abc": "abc", "xabc": "xabc"}
+
+
+def test_ids_added_in_batches_are_told_apart_as_if_added_at_once() -> None:
+    # The second batch shares 11 last characters with the first: every id needs 12 now.
+    later = [f"{n:04x}{job_id[-11:]}" for n, job_id in enumerate(BATCH)]
+    at_once = short_ids([*BATCH, *later, BATCH[0]])
+    assert short_ids(BATCH[:2], BATCH[2:], later[:1], later[1:], [BATCH[0]]) == at_once
+    assert {len(shown) for shown in at_once.values()} == {1 + 12}
+
+
+def test_the_longest_id_counts_every_batch() -> None:
+    board = JobBoard(clock=ManualClock())
+    board.add("compress", ["short-id"])
+    board.add("compressorapp", ["0190f3a2-1111-7222-8333-444455556666", "tiny"])
+    board.add("compress", ["short-id"])
+    assert board.longest_id == len("0190f3a2-1111-7222-8333-444455556666")
 
 
 def test_each_job_has_a_line_with_id_state_percent_and_elapsed() -> None:

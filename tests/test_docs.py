@@ -28,3 +28,20 @@ def test_the_api_reference_builds_without_a_warning(tmp_path: Path) -> None:
     for module in REFERENCE:
         page = tmp_path.joinpath(*module.split(".")).with_suffix(".html")
         assert page.is_file(), module
+
+
+def test_the_architecture_names_every_module_in_its_package() -> None:
+    # Each package has a paragraph opening with **`fastwait/NAME/`**; the rest, "Top-level".
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    paragraphs = text.split("\n\n")
+    package = ROOT / "fastwait"
+    unnamed = []
+    for module in sorted(package.rglob("*.py")):
+        if module.name == "__init__.py":
+            continue
+        folder = module.parent.relative_to(ROOT).as_posix()
+        opening = f"**`{folder}/`**" if folder != "fastwait" else "Top-level modules:"
+        where = [p for p in paragraphs if p.startswith(opening)]
+        if not any(f"`{module.name}`" in paragraph for paragraph in where):
+            unnamed.append(module.relative_to(ROOT).as_posix())
+    assert unnamed == []

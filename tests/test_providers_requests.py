@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from typing import ClassVar
 
 import pytest
 import seed_payloads as seeds
 
 import fastwait.providers
 from fastwait._models import JobState, JobStatus
+from fastwait.cli._wait import build_provider
 from fastwait.exceptions import ConfigurationError, UnsupportedOperationError
 from fastwait.providers import (
     PROVIDERS,
@@ -21,6 +23,7 @@ from fastwait.providers import (
     ToolsFastConvert,
     provider_class,
 )
+from fastwait.receiver import receiving_providers
 
 API_KEY = "fast_prod_your_key_here"
 TOKEN = "media-token-123"
@@ -71,6 +74,39 @@ def test_provider_class_finds_a_provider_by_name() -> None:
 def test_provider_class_lists_the_known_names_for_an_unknown_one() -> None:
     with pytest.raises(ConfigurationError, match="compress, compressorapp, convert, media"):
         provider_class("zip")
+
+
+class _Thumbnails(ToolsFastCompress):
+    """A provider added as docs/architecture.md says: its constructor is (api_key, base_url)."""
+
+    name: ClassVar[str] = "thumbnails"
+
+
+def test_a_provider_with_the_usual_constructor_is_built_from_settings_as_its_own_class() -> None:
+    built = _Thumbnails.from_settings(API_KEY, "http://thumbnails.test")
+    assert type(built) is _Thumbnails
+    assert built.base_url == "http://thumbnails.test"
+    assert _Thumbnails.from_settings(API_KEY, None).base_url == TF
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_the_cli_and_the_receiver_build_each_provider_by_its_registered_class(name: str) -> None:
+    for_wait = build_provider(name, MEDIA, API_KEY)
+    (for_receiver,) = receiving_providers([name], [MEDIA])
+    assert type(for_wait) is type(for_receiver) is provider_class(name)
+    assert for_wait.base_url == for_receiver.base_url == MEDIA
+
+
+@pytest.mark.parametrize("name", ["compress", "convert", "compressorapp"])
+def test_settings_without_an_api_key_are_refused(name: str) -> None:
+    with pytest.raises(ConfigurationError, match="API key"):
+        provider_class(name).from_settings(None, None)
+
+
+def test_media_settings_without_a_base_url_are_refused_and_the_token_is_optional() -> None:
+    with pytest.raises(ConfigurationError, match="base URL"):
+        MediaJobs.from_settings(TOKEN, None)
+    assert MediaJobs.from_settings(None, MEDIA).status_request(JOB).headers == {}
 
 
 def test_the_package_exports_exactly_its_public_names() -> None:

@@ -16,6 +16,7 @@ import fastwait
 EXCEPTIONS = {
     "ApiError",
     "AuthenticationError",
+    "BadCallbackToken",
     "BadResponseError",
     "ChecksumMismatchError",
     "ConfigurationError",
@@ -28,10 +29,13 @@ EXCEPTIONS = {
     "JobCanceled",
     "JobError",
     "JobFailed",
+    "MalformedHeader",
     "NotFoundError",
     "NotReadyError",
     "RateLimitedError",
     "ServerError",
+    "SignatureMismatch",
+    "TimestampOutOfTolerance",
     "TransportError",
     "UnsupportedOperationError",
     "WaitTimeout",
@@ -98,6 +102,29 @@ def test_every_listed_name_exists(module: str) -> None:
     imported = importlib.import_module(module)
     for name in imported.__all__:
         assert hasattr(imported, name), f"{module}.{name}"
+
+
+def test_every_error_class_fastwait_defines_is_exported_and_drawn_in_the_tree() -> None:
+    for name in PUBLIC_MODULES:
+        importlib.import_module(name)
+    defined, unseen = set(), [fastwait.FastwaitError]
+    while unseen:
+        cls = unseen.pop()
+        defined.add(cls)
+        unseen += cls.__subclasses__()
+    exceptions = importlib.import_module("fastwait.exceptions")
+    tree = exceptions.__doc__ or ""
+    missing = [
+        cls.__qualname__
+        for cls in defined
+        if cls.__module__.startswith("fastwait.")
+        and not (
+            getattr(fastwait, cls.__name__, None) is cls
+            and getattr(exceptions, cls.__name__, None) is cls
+            and (cls is fastwait.FastwaitError or f"── {cls.__name__} " in tree)
+        )
+    ]
+    assert missing == []
 
 
 def test_every_exception_derives_from_fastwait_error() -> None:
@@ -192,6 +219,16 @@ def test_importing_fastwait_leaves_the_optional_parts_unloaded() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_importing_fastwait_reads_no_package_metadata() -> None:
+    # Reading metadata imports importlib.metadata and scans sys.path: __version__ reads it
+    # when it is first asked for.
+    probe = "import sys, fastwait; print('importlib.metadata' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "False"
 
 
 def test_the_stores_loaded_when_named_are_the_exported_classes() -> None:

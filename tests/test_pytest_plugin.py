@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import subprocess
+import sys
 
 import pytest
 
@@ -29,6 +31,18 @@ async def test_compressing_a_photo(fastwait_fake, fastwait_poll_policy):
 def test_installing_fastwait_registers_the_plugin_by_entry_point() -> None:
     plugins = importlib.metadata.entry_points(group="pytest11")
     assert [p.value for p in plugins if p.name == "fastwait"] == ["fastwait.testing.pytest_plugin"]
+
+
+def test_loading_the_plugin_leaves_the_fake_and_aiohttp_web_unloaded() -> None:
+    # pytest loads the plugin in every project where fastwait is installed, used or not.
+    probe = (
+        "import sys, fastwait.testing.pytest_plugin;"
+        " print([m for m in ('fastwait.testing._server', 'aiohttp.web') if m in sys.modules])"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
 
 
 def test_a_project_of_its_own_uses_the_fixtures_in_strict_mode(pytester: pytest.Pytester) -> None:

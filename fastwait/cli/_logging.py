@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["FIELDS", "JsonFormatter", "add_logging_options", "configure_logging", "level_for"]
 
-FIELDS = ("event", "provider", "job_id", "state", "percent", "source", "http_status")
+FIELDS = ("event", "provider", "job_id", "state", "percent", "source")
 """The ``extra=`` names fastwait's log calls use; the JSON form carries each one present."""
 
 

@@ -14,9 +14,8 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-from fastwait._version import __version__
+from fastwait._version import installed_version
 from fastwait.cli._ids import read_job_ids
 from fastwait.cli._logging import add_logging_options, configure_logging, level_for
 from fastwait.cli._outcome import (
@@ -25,6 +24,7 @@ from fastwait.cli._outcome import (
     EXIT_JOBS_FAILED,
     EXIT_USAGE,
 )
+from fastwait.cli._parser import CommandParser
 from fastwait.exceptions import ConfigurationError, FastwaitError
 from fastwait.providers import PROVIDERS
 
@@ -32,15 +32,9 @@ __all__ = ["main"]
 
 _EPILOG = """\
 exit status: 0 all jobs succeeded; 1 some failed, were canceled or could not be downloaded;
-2 bad usage or configuration; 3 some timed out (--timeout) and none failed; 130 interrupted.
+2 bad usage or configuration; 3 some timed out (--timeout) and none failed; 130 interrupted;
+141 the reader of standard output went away (| head).
 """
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _positive_float(text: str) -> float:
@@ -61,15 +55,15 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = CommandParser(
         prog="fastwait",
         description="Await the results of remote jobs, by polling or by webhook.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"fastwait {__version__}")
+    parser.add_argument("--version", action="version", version=f"fastwait {installed_version()}")
     add_logging_options(parser, top_level=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
 
     wait = commands.add_parser(
         "wait",

@@ -1,12 +1,11 @@
 """``fastwait receive``: the webhook receiver as a process of its own, configured by flags.
 
-It logs every status it receives (one line each, at INFO: ``-q`` hides them, ``-v`` adds
-DEBUG detail, ``--log-format json`` makes each a JSON object); it is the app
-:func:`fastwait.receiver.create_app` builds, served by
-:func:`fastwait.receiver.serve_until_stopped` until SIGINT or SIGTERM. Secrets may come from
-the environment (``FASTWAIT_WEBHOOK_SECRET``, ``FASTWAIT_CALLBACK_SECRET``) so they stay out of
-``ps``. The repository's ``receiver/`` service
-runs the same app configured entirely from the environment.
+It runs :func:`fastwait.receiver.run_receiver` until SIGINT or SIGTERM, which logs every
+status it receives (one line each, at INFO: ``-q`` hides them, ``-v`` adds DEBUG detail,
+``--log-format json`` makes each a JSON object). Secrets may come from the environment so
+they stay out of ``ps``: ``FASTWAIT_WEBHOOK_SECRET`` (comma-separated, to rotate) and
+``FASTWAIT_CALLBACK_SECRET``, read as the repository's ``receiver/`` service reads them; that
+service runs the same receiver configured entirely from the environment.
 """
 
 from __future__ import annotations
@@ -16,33 +15,23 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from typing import NoReturn
 
-from fastwait._models import JobStatus
 from fastwait.cli._logging import add_logging_options, configure_logging, level_for
+from fastwait.cli._outcome import EXIT_INTERRUPTED, EXIT_OK
+from fastwait.cli._parser import CommandParser
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import PROVIDERS, Provider
+from fastwait.providers import PROVIDERS
 from fastwait.receiver import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
-    create_app,
     receiving_providers,
-    serve_until_stopped,
+    run_receiver,
 )
-from fastwait.registry import Registry
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
-__all__ = ["build_providers", "log_status", "main", "run_receiver"]
-
-log = logging.getLogger("fastwait.receiver")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+__all__ = ["main"]
 
 
 def _port(text: str) -> int:
@@ -52,7 +41,9 @@ def _port(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fastwait receive", description="Receive job webhooks, log each status.")
+    parser = CommandParser(
+        prog="fastwait receive", description="Receive job webhooks, log each status."
+    )
     add_logging_options(parser, top_level=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
@@ -71,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="whsec_...",
-        help="Standard Webhooks HMAC secret (repeat to rotate; env FASTWAIT_WEBHOOK_SECRET)",
+        help="Standard Webhooks HMAC secret (repeat to rotate; default: FASTWAIT_WEBHOOK_SECRET,"
+        " comma-separated)",
     )
     parser.add_argument(
         "--public-key", action="append", default=[], metavar="whpk_...", help="Ed25519 key"
@@ -88,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("FASTWAIT_REDIS_URL") or None,
         help="publish into this Redis (a webhook ingress apart from the waiting workers;"
         " env FASTWAIT_REDIS_URL)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="N",
+        help=f"largest delivery accepted; a larger one gets 413 (default {DEFAULT_MAX_BODY_BYTES})",
     )
     parser.add_argument(
         "--header-timeout",
@@ -130,79 +129,16 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def build_providers(names: Sequence[str], base_urls: Sequence[str]) -> list[Provider]:
-    """Providers for ``names``; ``base_urls`` entries read ``URL`` (all) or ``NAME=URL``."""
-    urls: dict[str | None, str] = {}
-    for entry in base_urls:
-        named, equals, named_url = entry.partition("=")
-        if equals and named in PROVIDERS:
-            urls[named] = named_url
-        else:
-            urls[None] = entry
-    return receiving_providers(names, urls)
-
-
-def log_status(status: JobStatus) -> None:
-    """One INFO line per status received: provider, job, state and percent."""
-    percent = "" if status.progress_percent is None else f" {status.progress_percent:g}%"
-    log.info(
-        "%s job %s: %s%s",
-        status.provider,
-        status.id,
-        status.state.name,
-        percent,
-        extra={
-            "event": "status_received",
-            "provider": status.provider,
-            "job_id": status.id,
-            "state": status.state.name,
-            "percent": status.progress_percent,
-        },
-    )
-
-
-async def run_receiver(
-    host: str,
-    port: int,
-    providers: Sequence[Provider],
-    verifier: StandardWebhookVerifier | None,
-    tokens: CallbackTokens | None,
-    redis: str | None = None,
-    *,
-    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
-    body_timeout: float = DEFAULT_BODY_TIMEOUT,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
-) -> None:
-    """Serve the receiver until SIGINT/SIGTERM, publishing into a registry of its own."""
-    async with Registry(redis=redis) as registry:
-        registry.subscribe(log_status)
-        app = create_app(
-            registry,
-            providers,
-            verifier=verifier,
-            callback_tokens=tokens,
-            body_timeout=body_timeout,
-        )
-        await serve_until_stopped(
-            app,
-            host,
-            port,
-            label=", ".join(p.name for p in providers),
-            header_timeout=header_timeout,
-            max_connections=max_connections,
-        )
-
-
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Run the receiver until SIGINT/SIGTERM; usage errors exit 2 with one line."""
     parser = _parser()
     if prog is not None:
         parser.prog = prog
     args = parser.parse_args(argv)
-    env_secret = os.environ.get("FASTWAIT_WEBHOOK_SECRET")
-    secrets = args.webhook_secret or ([env_secret] if env_secret else [])
+    env_secrets = os.environ.get("FASTWAIT_WEBHOOK_SECRET", "").split(",")
+    secrets = args.webhook_secret or [secret.strip() for secret in env_secrets if secret.strip()]
     try:
-        providers = build_providers(args.providers, args.base_url)
+        providers = receiving_providers(args.providers, args.base_url)
         verifier = (
             StandardWebhookVerifier(secrets, args.public_key)
             if secrets or args.public_key
@@ -221,14 +157,15 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     try:
         asyncio.run(
             run_receiver(
-                args.host,
-                args.port,
                 providers,
-                verifier,
-                tokens,
-                args.redis,
-                header_timeout=args.header_timeout,
+                verifier=verifier,
+                callback_tokens=tokens,
+                redis=args.redis,
+                host=args.host,
+                port=args.port,
+                max_body_bytes=args.max_body_bytes,
                 body_timeout=args.body_timeout,
+                header_timeout=args.header_timeout,
                 max_connections=args.max_connections,
             )
         )
@@ -237,5 +174,5 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     except OSError as exc:  # binding: the port is taken, the host does not resolve, ...
         parser.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     except KeyboardInterrupt:
-        return 130
-    return 0
+        return EXIT_INTERRUPTED
+    return EXIT_OK

@@ -18,13 +18,7 @@ from fastwait.cli._live import LiveDisplay, PlainDisplay, open_display
 from fastwait.cli._outcome import JobReport, exit_status
 from fastwait.downloads import make_directory
 from fastwait.exceptions import ConfigurationError, FastwaitError
-from fastwait.providers import (
-    CompressorApp,
-    MediaJobs,
-    Provider,
-    ToolsFastCompress,
-    ToolsFastConvert,
-)
+from fastwait.providers import Provider, provider_class
 from fastwait.registry._registry import Registry
 from fastwait.webhooks import StandardWebhookVerifier
 from fastwait.webhooks._callback_bindings import CallbackBindings
@@ -57,19 +51,14 @@ class WaitOptions:
 
 
 def build_provider(name: str, base_url: str | None, api_key: str | None) -> Provider:
-    """The provider the CLI names ``name``; ConfigurationError when a credential is missing."""
-    if name == "media":
-        if not base_url:
-            raise ConfigurationError("--base-url is required for the self-hosted media API")
-        return MediaJobs(base_url, token=api_key or None)
-    if not api_key:
-        raise ConfigurationError("--api-key or the FASTWAIT_API_KEY variable is required")
-    if name == "compressorapp":
-        return CompressorApp(api_key, base_url) if base_url else CompressorApp(api_key)
-    cls = {"compress": ToolsFastCompress, "convert": ToolsFastConvert}.get(name)
-    if cls is None:
-        raise ConfigurationError(f"unknown provider {name!r}")
-    return cls(api_key, base_url) if base_url else cls(api_key)
+    """The provider the CLI names ``name``, built by its class from ``--api-key`` and
+    ``--base-url``; ConfigurationError (saying which flags set them) when one is missing."""
+    try:
+        return provider_class(name).from_settings(api_key or None, base_url or None)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"{exc} (API key: --api-key or FASTWAIT_API_KEY; base URL: --base-url)"
+        ) from None
 
 
 async def run_wait(options: WaitOptions) -> int:

@@ -9,13 +9,13 @@ translation with plain dicts.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Self
 
 import attrs
 
 from fastwait._models import JobAccepted, JobStatus
-from fastwait.exceptions import ApiError
+from fastwait.exceptions import ApiError, ConfigurationError
 
 __all__ = ["ApiRequest", "Provider"]
 
@@ -51,6 +51,22 @@ class Provider(abc.ABC):
     """False for APIs whose webhooks carry no signature: they get per-job callback tokens."""
 
     base_url: str
+
+    @classmethod
+    def from_settings(cls, api_key: str | None, base_url: str | None) -> Self:
+        """This provider, built from the two settings a command or a service has for it.
+
+        ``api_key`` is its credential, ``base_url`` its API root (None: the API's real host).
+        ``fastwait wait`` and the webhook receiver build every provider in :data:`PROVIDERS
+        <fastwait.providers.PROVIDERS>` this way, by name; this default calls the constructor
+        as ``(api_key)`` or ``(api_key, base_url)``, so a provider whose constructor differs
+        overrides it. Raises :class:`ConfigurationError` when a setting the API needs is
+        missing or invalid.
+        """
+        if not api_key:
+            raise ConfigurationError(f"{cls.name} needs an API key")
+        build: Callable[..., Self] = cls
+        return build(api_key) if base_url is None else build(api_key, base_url)
 
     # --- requests -------------------------------------------------------------------------
     @abc.abstractmethod

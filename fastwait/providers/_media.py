@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from fastwait._models import EMPTY_MAPPING, JobAccepted, JobState, JobStatus, OutputInfo
 from fastwait.exceptions import (
@@ -79,6 +79,15 @@ class MediaJobs(Provider):
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = require_base_url(base_url)
         self._token = None if token is None else require_secret(token, "token")
+
+    @classmethod
+    def from_settings(cls, api_key: str | None, base_url: str | None) -> Self:
+        """``api_key`` is the optional token; ``base_url`` is required (see
+        :meth:`Provider.from_settings`): the optimizer is self-hosted, with no public address.
+        """
+        if not base_url:
+            raise ConfigurationError("media needs a base URL: it has no public address")
+        return cls(base_url, token=api_key or None)
 
     def __repr__(self) -> str:
         return f"MediaJobs(base_url={self.base_url!r}, token={'***' if self._token else None})"

@@ -8,8 +8,9 @@ arrives first. This package is the HTTP side of that: it checks that a delivery 
 the provider's own :meth:`~fastwait.providers.Provider.parse_status` understands, then publishes
 it.
 
-Run it alone (``fastwait receive --help``, or the service in the repository's ``receiver/``),
-mount :func:`create_app` with ``add_subapp``, or add its routes to your app with :func:`setup`.
+Run it alone with :func:`run_receiver` (what ``fastwait receive --help`` and the service in
+the repository's ``receiver/`` run), mount :func:`create_app` with ``add_subapp``, or add its
+routes to your app with :func:`setup`.
 Status codes:
 
 =====  ==========================================================================================
@@ -40,7 +41,7 @@ from fastwait.receiver._app import (
     setup,
 )
 from fastwait.receiver._providers import receiving_providers
-from fastwait.receiver._receiver import Rejection, WebhookReceiver
+from fastwait.receiver._receiver import DEFAULT_MAX_BODY_BYTES, Rejection, WebhookReceiver
 from fastwait.receiver._server import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
@@ -48,11 +49,13 @@ from fastwait.receiver._server import (
     serve,
     serve_until_stopped,
 )
+from fastwait.receiver._standalone import run_receiver
 from fastwait.webhooks import CallbackBindings
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_CONNECTIONS",
     "RECEIVER_KEY",
     "CallbackBindings",
@@ -62,6 +65,7 @@ __all__ = [
     "create_app",
     "get_receiver",
     "receiving_providers",
+    "run_receiver",
     "serve",
     "serve_until_stopped",
     "setup",

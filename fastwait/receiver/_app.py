@@ -34,7 +34,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from fastwait.events import WebhookRefused, emit
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import Provider
-from fastwait.receiver._receiver import Rejection, WebhookReceiver
+from fastwait.receiver._receiver import DEFAULT_MAX_BODY_BYTES, Rejection, WebhookReceiver
 from fastwait.registry import Registry
 from fastwait.webhooks import CallbackBindings, CallbackTokens, StandardWebhookVerifier
 
@@ -65,7 +65,7 @@ def create_app(
     verifier: StandardWebhookVerifier | None = None,
     callback_tokens: CallbackTokens | None = None,
     bindings: CallbackBindings | None = None,
-    max_body_bytes: int = 1 << 20,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     dedupe_capacity: int = 100_000,
     keep_raw: bool = False,
@@ -95,7 +95,7 @@ def setup(
     verifier: StandardWebhookVerifier | None = None,
     callback_tokens: CallbackTokens | None = None,
     bindings: CallbackBindings | None = None,
-    max_body_bytes: int = 1 << 20,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     dedupe_capacity: int = 100_000,
     keep_raw: bool = False,

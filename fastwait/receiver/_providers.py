@@ -8,48 +8,34 @@ API, which has no public address).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from fastwait.exceptions import ConfigurationError
-from fastwait.providers import (
-    CompressorApp,
-    MediaJobs,
-    Provider,
-    ToolsFastCompress,
-    ToolsFastConvert,
-    provider_class,
-)
+from fastwait.providers import PROVIDERS, Provider, provider_class
 
 __all__ = ["receiving_providers"]
 
 _UNUSED_API_KEY = "receiver-never-calls-the-api"
 
 
-def receiving_providers(
-    names: Iterable[str], base_urls: Mapping[str | None, str] | None = None
-) -> list[Provider]:
+def receiving_providers(names: Iterable[str], base_urls: Iterable[str] = ()) -> list[Provider]:
     """One provider per name in ``names`` (duplicates once), ready for a receiver.
 
-    ``base_urls`` maps a provider name, or None for every provider without its own entry, to
-    its API root. Raises :class:`ConfigurationError` for an unknown name, an invalid URL, or
-    media without a base URL.
+    Each entry of ``base_urls`` is ``NAME=URL``, the API root of the provider named, or
+    ``URL``, that of every provider without its own entry (the form of ``fastwait receive
+    --base-url`` and the service's ``FASTWAIT_BASE_URL``); a later entry for the same provider
+    wins. Each provider is built by its class
+    (:meth:`~fastwait.providers.Provider.from_settings`) with a placeholder key. Raises
+    :class:`~fastwait.ConfigurationError` for an unknown name, an invalid URL, or media
+    without a base URL.
     """
-    urls = dict(base_urls or {})
-    providers: list[Provider] = []
-    for name in dict.fromkeys(names):
-        provider_class(name)  # an unknown name fails here, listing the known ones
-        url = urls.get(name, urls.get(None))
-        if name == MediaJobs.name:
-            if url is None:
-                raise ConfigurationError("media needs a base URL (it has no public address)")
-            providers.append(MediaJobs(url))
-        elif name == CompressorApp.name:
-            providers.append(
-                CompressorApp(_UNUSED_API_KEY)
-                if url is None
-                else CompressorApp(_UNUSED_API_KEY, url)
-            )
+    urls: dict[str | None, str] = {}
+    for entry in base_urls:
+        named, equals, named_url = entry.partition("=")
+        if equals and named in PROVIDERS:
+            urls[named] = named_url
         else:
-            cls = ToolsFastCompress if name == ToolsFastCompress.name else ToolsFastConvert
-            providers.append(cls(_UNUSED_API_KEY) if url is None else cls(_UNUSED_API_KEY, url))
-    return providers
+            urls[None] = entry
+    return [
+        provider_class(name).from_settings(_UNUSED_API_KEY, urls.get(name, urls.get(None)))
+        for name in dict.fromkeys(names)
+    ]

@@ -33,9 +33,12 @@ from fastwait.webhooks import (
     StandardWebhookVerifier,
 )
 
-__all__ = ["Rejection", "WebhookReceiver"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "Rejection", "WebhookReceiver"]
 
 log = logging.getLogger("fastwait.receiver")
+
+DEFAULT_MAX_BODY_BYTES: Final = 1 << 20
+"""Largest delivery read, in bytes: a status is a few hundred, a generous sender's a few kB."""
 
 
 class Rejection(Exception):
@@ -86,7 +89,7 @@ class WebhookReceiver:
         verifier: StandardWebhookVerifier | None = None,
         callback_tokens: CallbackTokens | None = None,
         bindings: CallbackBindings | None = None,
-        max_body_bytes: int = 1 << 20,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         dedupe_capacity: int = 100_000,
         keep_raw: bool = False,
     ) -> None:
@@ -192,18 +195,10 @@ class WebhookReceiver:
         try:
             status = self._parse(provider, body)
             lag = None if self._on_event is None else _stamp_age(headers)
-            try:  # _publish, inlined: one coroutine less on the hot path
-                resolved = await self._registry.publish(status, source="webhook", lag=lag)
-            except Exception:
-                log.exception("publishing a %s status failed", status.provider)
-                raise Rejection(503, "unavailable") from None
+            await self._publish(status, msg_id, lag)
             applied = True
         finally:
             self._deliveries.finish(key, applied=applied)
-        if self._on_event is not None:
-            emit(self._on_event, WebhookAccepted(status.provider, status.id, duplicate=False))
-        if log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
-            self._log_applied(status, f"webhook {msg_id}", resolved)
         return "accepted"
 
     async def accept_callback(self, claim: CallbackClaim, provider: Provider, body: bytes) -> str:
@@ -221,7 +216,7 @@ class WebhookReceiver:
         if not matches:
             log.info("refused a %s callback: its token is for another job", provider.name)
             raise Rejection(403, "job_mismatch")
-        await self._publish(status, "callback")
+        await self._publish(status, None)
         return "accepted"
 
     def _parse(self, provider: Provider, body: bytes) -> JobStatus:
@@ -248,20 +243,29 @@ class WebhookReceiver:
             )
             raise Rejection(400, "invalid_status") from None
 
-    async def _publish(self, status: JobStatus, via: str) -> None:
+    async def _publish(
+        self, status: JobStatus, webhook_id: str | None, lag: float | None = None
+    ) -> None:
+        """Publish an authentic status (``webhook_id`` None: a callback); 503 if that fails.
+
+        ``lag`` is the seconds since the sender stamped it, for the registry's events.
+        """
         try:
-            resolved = await self._registry.publish(status, source="webhook")
+            resolved = await self._registry.publish(status, source="webhook", lag=lag)
         except Exception:
             log.exception("publishing a %s status failed", status.provider)
             raise Rejection(503, "unavailable") from None
         if self._on_event is not None:
             emit(self._on_event, WebhookAccepted(status.provider, status.id, duplicate=False))
-        if log.isEnabledFor(logging.INFO):
+        if log.isEnabledFor(logging.DEBUG):  # the arguments cost more than the call
+            via = "callback" if webhook_id is None else f"webhook {webhook_id}"
             self._log_applied(status, via, resolved)
 
     @staticmethod
     def _log_applied(status: JobStatus, via: str, resolved: bool) -> None:
-        log.info(
+        # DEBUG: run_receiver (fastwait receive, receiver/service.py) says each status once, at
+        # INFO, from its registry; this line adds the delivery's details.
+        log.debug(
             "%s %s job %s is %s%s",
             via,
             status.provider,

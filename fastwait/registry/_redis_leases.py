@@ -123,10 +123,6 @@ class PollLeases:
         self._beater: asyncio.Task[None] | None = None
         self._chores: set[asyncio.Task[None]] = set()
 
-    @property
-    def liveness_key(self) -> str:
-        return self._liveness_key
-
     def on_lapsed(self, callback: Callable[[list[JobKey]], None]) -> Callable[[], None]:
         """Call ``callback(keys)`` when leases followed here lapse early; returns the remover."""
         self._listeners = (*self._listeners, callback)

@@ -269,11 +269,6 @@ class Registry:
         """
         return _timed_out(key, timeout, self._waiting.get(key))
 
-    def last_status(self, key: JobKey) -> JobStatus | None:
-        """The newest non-terminal status published for an awaited key."""
-        waiting = self._waiting.get(key)
-        return None if waiting is None else waiting.last_status
-
     async def resolution(self, key: JobKey) -> Resolution | None:
         """The stored terminal result of ``key``, if one is known and not yet evicted."""
         stored = await self._store.get(key)

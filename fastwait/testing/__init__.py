@@ -16,6 +16,8 @@ behave (durations, a queued phase, progress curves and noise, failures part-way 
 ``python -m fastwait.testing`` runs the same server standalone (see ``--help``).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from fastwait.testing._faults import Fault, Faults
 from fastwait.testing._job_models import (
     ALL_CURVES,
@@ -25,8 +27,10 @@ from fastwait.testing._job_models import (
     ProgressCurve,
 )
 from fastwait.testing._jobs import FakeJob, JobPhase
-from fastwait.testing._server import FakeProvider
 from fastwait.testing._webhooks import WebhookDelivery
+
+if TYPE_CHECKING:
+    from fastwait.testing._server import FakeProvider
 
 __all__ = [
     "ALL_CURVES",
@@ -41,3 +45,14 @@ __all__ = [
     "ProgressCurve",
     "WebhookDelivery",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``FakeProvider`` loads its server (and aiohttp.web) when first named: the pytest plugin
+    is in this package, and pytest loads it wherever fastwait is installed."""
+    if name == "FakeProvider":
+        from fastwait.testing._server import FakeProvider
+
+        globals()[name] = FakeProvider
+        return FakeProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,12 +27,14 @@ message saying so. Disable the plugin with ``-p no:fastwait``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from fastwait.polling import PollPolicy
-from fastwait.testing._server import FakeProvider
+
+if TYPE_CHECKING:
+    from fastwait.testing._server import FakeProvider
 
 __all__ = ["fastwait_fake", "fastwait_poll_policy", "pytest_configure"]
 
@@ -72,6 +74,8 @@ def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 async def _started_fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeProvider]:
     """A started fake provider of the four APIs, closed after the test."""
+    from fastwait.testing._server import FakeProvider  # not at pytest's start: aiohttp.web
+
     async with FakeProvider(**_settings(request)) as fake:
         yield fake
 

@@ -10,16 +10,18 @@ receiver (:mod:`fastwait.receiver`, which verifies them):
 * :class:`CallbackBindings`: which job a submission's token stands for, shared by both sides.
 """
 
+from fastwait.exceptions import (
+    BadCallbackToken,
+    MalformedHeader,
+    SignatureMismatch,
+    TimestampOutOfTolerance,
+)
 from fastwait.webhooks._callback_bindings import CallbackBindings
 from fastwait.webhooks._callback_tokens import MAX_TOKEN_LENGTH, CallbackClaim, CallbackTokens
 from fastwait.webhooks._signatures import (
     MAX_SIGNATURES,
-    BadCallbackToken,
-    MalformedHeader,
-    SignatureMismatch,
     StandardWebhookSigner,
     StandardWebhookVerifier,
-    TimestampOutOfTolerance,
     generate_secret,
     generate_signing_key,
 )

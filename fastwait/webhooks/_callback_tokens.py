@@ -25,8 +25,7 @@ from typing import Final
 
 import attrs
 
-from fastwait.exceptions import ConfigurationError
-from fastwait.webhooks._signatures import BadCallbackToken
+from fastwait.exceptions import BadCallbackToken, ConfigurationError
 
 __all__ = ["MAX_TOKEN_LENGTH", "CallbackClaim", "CallbackTokens"]
 

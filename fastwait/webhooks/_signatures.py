@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Final
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from fastwait.exceptions import ConfigurationError, WebhookVerificationError
+from fastwait.exceptions import (
+    ConfigurationError,
+    MalformedHeader,
+    SignatureMismatch,
+    TimestampOutOfTolerance,
+)
 
 if TYPE_CHECKING:
     # Imported where an Ed25519 key is used: most deployments sign with HMAC only, and the
@@ -48,12 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_SIGNATURES",
-    "BadCallbackToken",
-    "MalformedHeader",
-    "SignatureMismatch",
     "StandardWebhookSigner",
     "StandardWebhookVerifier",
-    "TimestampOutOfTolerance",
     "generate_secret",
     "generate_signing_key",
 ]
@@ -75,31 +76,6 @@ _PRINTABLE_TOKEN: Final = re.compile(r"[\x21-\x7e]+")
 _SIGNATURE_BYTES: Final = {"v1": 32, "v1a": 64}
 _HEADER_NAMES: Final = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _SINGLE_V1_LENGTH: Final = len("v1,") + 44  # one v1 entry: 32 bytes in padded base64
-
-
-class MalformedHeader(WebhookVerificationError):
-    """A Standard Webhooks header is missing, duplicated or does not follow the spec's syntax."""
-
-
-class TimestampOutOfTolerance(WebhookVerificationError):
-    """``webhook-timestamp`` is further from the verifier's clock than its tolerance allows.
-
-    ``timestamp`` and ``now`` are in seconds since the epoch; a timestamp in the future is
-    rejected as well as a stale one, since either lets a captured request be replayed later.
-    """
-
-    def __init__(self, message: str, *, timestamp: int, now: float) -> None:
-        super().__init__(message)
-        self.timestamp = timestamp
-        self.now = now
-
-
-class SignatureMismatch(WebhookVerificationError):
-    """No signature in the header was made by any configured key over these bytes."""
-
-
-class BadCallbackToken(WebhookVerificationError):
-    """A per-job callback token is malformed, forged or was issued under another secret."""
 
 
 def generate_secret() -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "ScenarioReport",
     "StrategyFigures",
     "Target",
+    "delete_keys",
     "fake_server",
     "format_figures",
     "format_targets",
@@ -55,6 +56,19 @@ FAKE_FLAGS: tuple[str, ...] = (
 
 _STARTUP_TIMEOUT = 30.0
 _REPO = Path(__file__).resolve().parents[2]
+
+
+async def delete_keys(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` in the Redis at ``url`` (what a run wrote there)."""
+    import redis.asyncio  # the Redis scenarios only: the others run without the package
+
+    admin = redis.asyncio.Redis.from_url(url)
+    try:
+        keys = [key async for key in admin.scan_iter(match=f"{prefix}*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await admin.delete(*keys[start : start + 1000])
+    finally:
+        await admin.aclose()
 
 
 def source_tree(baseline_source: str | None) -> Path | None:

@@ -46,6 +46,7 @@ from ._harness import (
     ScenarioReport,
     StrategyFigures,
     Target,
+    delete_keys,
     fake_server,
     format_figures,
     format_targets,
@@ -242,16 +243,6 @@ async def _publish_to_wake(options: RedisOptions, prefix: str) -> list[float]:
     return latencies
 
 
-async def _delete_keys(url: str, prefix: str) -> None:
-    admin = redis.asyncio.Redis.from_url(url)
-    try:
-        keys = [key async for key in admin.scan_iter(match=f"{prefix}*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await admin.delete(*keys[start : start + 1000])
-    finally:
-        await admin.aclose()
-
-
 def _per_replica(values: Sequence[int]) -> str:
     return " / ".join("killed" if v < 0 else str(v) for v in values)
 
@@ -291,7 +282,7 @@ async def run(options: RedisOptions) -> ScenarioReport:
                         )
         latencies = await _publish_to_wake(options, prefix)
     finally:
-        await _delete_keys(options.url, prefix)
+        await delete_keys(options.url, prefix)
     p50, p99 = (percentile(latencies, q) * 1000 for q in (0.50, 0.99))
     unresolved = sum(
         options.jobs - resolved

@@ -38,6 +38,7 @@ from ._harness import (
     ScenarioReport,
     StrategyFigures,
     Target,
+    fake_server,
     format_figures,
     format_targets,
     percentile,
@@ -131,24 +132,6 @@ async def _await_jobs(
     return _ClientRun(name, figures, [rows[job_id] for job_id in ids])
 
 
-def _fake_argv(options: ScaleOptions) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "fastwait.testing",
-        "--durations",
-        options.model,
-        "--failure-rate",
-        "0.05",
-        "--progress-noise",
-        "5",
-        "--api-key",
-        API_KEY,
-        "--seed",
-        str(options.seed),
-    ]
-
-
 def _mb(kib: float) -> float:
     return kib / 1024
 
@@ -183,8 +166,7 @@ async def run(options: ScaleOptions) -> ScenarioReport:
     imports = {"this tree": await _client(["--import-only"], _REPO, _STARTUP_TIMEOUT)}
     if baseline is not None:
         imports["today"] = await _client(["--import-only"], baseline, _STARTUP_TIMEOUT)
-    with running_process(_fake_argv(options)) as fake:
-        url = await asyncio.to_thread(read_line, fake, _STARTUP_TIMEOUT)
+    with fake_server(options.seed, ("--durations", options.model)) as url:
         reference = await _await_jobs(
             f"{options.reference_jobs} jobs", url, options.reference_jobs, _REPO, options
         )

@@ -39,6 +39,7 @@ from ._harness import (
     ScenarioReport,
     StrategyFigures,
     Target,
+    delete_keys,
     fake_server,
     format_figures,
     format_targets,
@@ -274,16 +275,6 @@ async def _chaos(
     return drops, killed
 
 
-async def _delete_keys(url: str, prefix: str) -> None:
-    admin = redis.asyncio.Redis.from_url(url)
-    try:
-        keys = [key async for key in admin.scan_iter(match=f"{prefix}*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await admin.delete(*keys[start : start + 1000])
-    finally:
-        await admin.aclose()
-
-
 def _describe(batch: _Batch) -> str:
     reported = " / ".join(str(len(replica.reports)) for replica in batch.finishing)
     killed = " / ".join(str(len(replica.reports)) for replica in batch.killed) or "-"
@@ -309,7 +300,7 @@ async def run(options: SoakOptions) -> ScenarioReport:
         with fake_server(options.seed, FAULT_FLAGS) as fake_url:  # the same durations
             soak = await _batch("soak", options, fake_url, prefix, options.jobs, chaos=True)
     finally:
-        await _delete_keys(options.url, prefix)
+        await delete_keys(options.url, prefix)
     figures = [baseline.figures(), soak.figures()]
     targets = (
         Target("jobs lost (replica x job, soak)", soak.lost, 0),
