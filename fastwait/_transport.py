@@ -87,6 +87,8 @@ class HttpTransport:
                     yield response
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise _mapped_error(request, exc) from exc
+            except UnicodeError:
+                raise _unusable_host(request) from None
 
     async def json(
         self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
@@ -110,6 +112,8 @@ class HttpTransport:
                 return await _json_response(response)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _mapped_error(request, exc) from exc
+        except UnicodeError:
+            raise _unusable_host(request) from None
 
     async def empty(self, request: ApiRequest, *, ok: tuple[int, ...]) -> Mapping[str, str]:
         """Send ``request`` whose success answer has no body; return the headers."""
@@ -135,6 +139,15 @@ def _mapped_error(
     if isinstance(exc, aiohttp.ClientPayloadError):
         return BadResponseError(f"response body was cut short: {exc}", transient=True)
     return _transport_error(request, exc)
+
+
+def _unusable_host(request: ApiRequest) -> BadResponseError:
+    """aiohttp raises :class:`UnicodeError` (its text repeats the URL) for a host name IDNA
+    cannot encode (``storage..example``): only an API-given URL can hold one, and it stays
+    unusable, so it is a permanent :class:`BadResponseError` that names only the path."""
+    return BadResponseError(
+        f"{request.method} {_path_of(request.url)}: the URL's host name is not valid"
+    )
 
 
 def _transport_error(request: ApiRequest, exc: BaseException) -> TransportError:

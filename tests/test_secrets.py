@@ -187,3 +187,18 @@ async def test_an_unknown_status_name_never_shows_part_of_an_echoed_key(
             await client.wait(job_id, timeout=10)
     assert KEY[:12] not in str(raised.value)
     assert "[redacted]" in str(raised.value)
+
+
+async def test_a_download_url_whose_host_cannot_be_encoded_is_a_bad_response(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    # aiohttp raises UnicodeError (not one of its own errors) for an empty IDNA label.
+    url = f"http://storage..example/out.jpg?X-Amz-Signature={SIGNATURE}"
+    job_id = fake.create_job("compressorapp", duration=0.05, terminal_fields={"url": url})
+    async with Client(provider_for("compressorapp", fake), policy=FAST) as client:
+        status = await client.wait(job_id, timeout=10)
+        with pytest.raises(BadResponseError) as raised:
+            await client.download(job_id, tmp_path, status=status)
+    assert SIGNATURE not in str(raised.value)
+    assert raised.value.__cause__ is None
+    assert list(tmp_path.iterdir()) == []
