@@ -164,8 +164,13 @@ async def test_demo_runs_offline_and_exits_0() -> None:
     assert "polls/job" in out
 
 
-async def test_wait_listen_receives_webhooks_and_says_so() -> None:
-    secret = SECRET
+@pytest.mark.parametrize(
+    "secrets",
+    [(SECRET,), ("whsec_bmV3LXNlY3JldC1hZnRlci1yb3RhdGlvbi0wMDA=", SECRET)],
+    ids=["one-secret", "rotated-list"],
+)
+async def test_wait_listen_receives_webhooks_and_says_so(secrets: tuple[str, ...]) -> None:
+    secret = SECRET  # what the sender signs with; the listener may know newer ones too
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -176,8 +181,8 @@ async def test_wait_listen_receives_webhooks_and_says_so() -> None:
         fake.faults.error_rate = 1.0
         code, out, err = await fastwait(
             "wait", "--provider", "compress", "--base-url", fake.base_url("compress"),
-            "--api-key", "test-key", "--listen", f"127.0.0.1:{port}",
-            "--webhook-secret", secret, "--jsonl", *ids,
+            "--api-key", "test-key", "--listen", f"127.0.0.1:{port}", "--jsonl", *ids,
+            env={"FASTWAIT_WEBHOOK_SECRET": ",".join(secrets)},
         )  # fmt: skip
     assert code == 0, err
     assert f"receiving webhooks on http://127.0.0.1:{port}" in err

@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "--webhook-secret",
         default=os.environ.get("FASTWAIT_WEBHOOK_SECRET"),
-        help="whsec_... secret for --listen (default: FASTWAIT_WEBHOOK_SECRET)",
+        help="whsec_... secrets for --listen, comma-separated to rotate (default:"
+        " FASTWAIT_WEBHOOK_SECRET)",
     )
     wait.add_argument("job_ids", nargs="*", metavar="JOB_ID")
 

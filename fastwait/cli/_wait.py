@@ -47,7 +47,14 @@ class WaitOptions:
     redis: str | None = None
     listen: tuple[str, int] | None = None
     webhook_secret: str | None = attrs.field(default=None, repr=False)
+    """``whsec_`` secrets for ``--listen``, comma-separated (several while rotating)."""
     overwrite: bool = False
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """The secrets of ``webhook_secret``, in order: the first signs callback tokens."""
+        text = self.webhook_secret or ""
+        return [secret.strip() for secret in text.split(",") if secret.strip()]
 
 
 def build_provider(name: str, base_url: str | None, api_key: str | None) -> Provider:
@@ -66,7 +73,7 @@ async def run_wait(options: WaitOptions) -> int:
     provider = build_provider(options.provider, options.base_url, options.api_key)
     # Made before anything is awaited: a folder that cannot be must not cost a wait.
     download_dir = make_directory(options.download) if options.download else None
-    if options.listen is not None and not options.webhook_secret:
+    if options.listen is not None and not options.webhook_secrets:
         raise ConfigurationError("--listen needs --webhook-secret (or FASTWAIT_WEBHOOK_SECRET)")
     registry = _registry(options)
     display = open_display(sys.stderr, live=not options.jsonl)
@@ -74,9 +81,8 @@ async def run_wait(options: WaitOptions) -> int:
         callback_url = None
         bindings = CallbackBindings()
         if options.listen is not None:
-            assert options.webhook_secret is not None
             callback_url = await stack.enter_async_context(
-                _listen(options.listen, options.webhook_secret, registry, provider, bindings)
+                _listen(options.listen, options.webhook_secrets, registry, provider, bindings)
             )
         reports = await _wait_all(
             options, provider, registry, download_dir, callback_url, bindings, display
@@ -105,19 +111,23 @@ def _registry(options: WaitOptions) -> Registry:
 @contextlib.asynccontextmanager
 async def _listen(
     address: tuple[str, int],
-    secret: str,
+    secrets: list[str],
     registry: Registry,
     provider: Provider,
     bindings: CallbackBindings,
 ) -> AsyncIterator[str]:
-    """Serve the webhook receiver inside this process, publishing into ``registry``."""
+    """Serve the webhook receiver inside this process, publishing into ``registry``.
+
+    ``secrets`` verify signatures (several while one is rotated out); callback tokens are
+    derived from the first, as ``fastwait receive`` does.
+    """
     from fastwait import receiver
 
     app = receiver.create_app(
         registry,
         [provider],
-        verifier=StandardWebhookVerifier([secret]),
-        callback_tokens=CallbackTokens(secret),
+        verifier=StandardWebhookVerifier(secrets),
+        callback_tokens=CallbackTokens(secrets[0]),
         bindings=bindings,
     )
     async with contextlib.AsyncExitStack() as stack:
@@ -163,7 +173,7 @@ async def _wait_all(
         registry=registry,
         on_progress=on_progress,
         callback_url=callback_url,
-        webhook_secret=options.webhook_secret if callback_url else None,
+        webhook_secret=options.webhook_secrets[0] if callback_url else None,
         callback_bindings=bindings,
     ) as client:
         # With --state, what an earlier run left unfinished or unreported joins the given ids
