@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fastwait import Client, JobState, PollPolicy
+from fastwait.downloads import extract_zip
 from fastwait.downloads._atomic_file import place_without_hard_links
 from fastwait.exceptions import (
     BadResponseError,
@@ -197,6 +198,21 @@ def test_without_hard_links_a_taken_name_is_still_never_replaced(tmp_path: Path)
     assert placed.read_bytes() == b"output"
     assert (tmp_path / "photo.jpg").read_bytes() == b"mine"
     assert listing(tmp_path) == ["photo-job.jpg", "photo.jpg"]
+
+
+def test_a_zip_member_with_damaged_compressed_bytes_is_a_download_error(tmp_path: Path) -> None:
+    archive = tmp_path / "outputs.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("report-1.jpg", os.urandom(100) * 50)
+    damaged = bytearray(archive.read_bytes())
+    data_start = 30 + len("report-1.jpg")  # after the member's local header
+    damaged[data_start : data_start + 20] = b"\xff" * 20
+    archive.write_bytes(damaged)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(DownloadError, match="not a readable ZIP"):
+        extract_zip(archive, dest, tag="job")
+    assert listing(dest) == []
 
 
 async def test_unpacked_members_that_exist_get_the_job_id(

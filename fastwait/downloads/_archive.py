@@ -8,6 +8,7 @@ against zip bombs.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 from fastwait.downloads._atomic_file import AtomicFile
@@ -57,6 +58,7 @@ def extract_zip(
                     while chunk := member.read(1 << 16):
                         out.write(chunk)
                     written.append(out.commit())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as exc:
+        # zlib.error and EOFError: a member whose compressed bytes are damaged or cut short.
         raise DownloadError(f"{archive.name} is not a readable ZIP archive: {exc}") from exc
     return written
