@@ -86,6 +86,21 @@ async def test_wait_downloads_and_prints_a_summary(fake: FakeProvider, tmp_path:
     assert "1/1 succeeded" in out
 
 
+async def test_a_multi_output_job_is_downloaded_as_its_files_not_its_zip(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    # What `fastwait demo` and Client.download_outputs leave: the pages, never the archive.
+    job_id = fake.create_job("convert", file_name="report.pdf", target_format="jpg", duration=0.1)
+    code, out, err = await fastwait(
+        "wait", "--provider", "convert", "--base-url", fake.base_url("convert"),
+        "--api-key", "test-key", "--download", str(tmp_path), "--jsonl", job_id,
+    )  # fmt: skip
+    assert code == 0, err
+    pages = ["report-1.jpg", "report-2.jpg", "report-3.jpg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == pages
+    assert [Path(path).name for path in json.loads(out)["saved"]] == pages
+
+
 async def test_a_timeout_without_failures_exits_3_with_state_null(fake: FakeProvider) -> None:
     job_id = fake.create_job("compressorapp", duration=60)
     code, out, _ = await fastwait(

@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "--download",
         metavar="DIR",
-        help="save each succeeded job's output here (made if missing; a name already taken "
-        "gets the job id appended)",
+        help="save each succeeded job's outputs here (made if missing; a multi-output ZIP is "
+        "unpacked; a name already taken gets the job id appended)",
     )
     wait.add_argument(
         "--overwrite", action="store_true", help="with --download: replace files of the same name"

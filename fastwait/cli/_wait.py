@@ -223,12 +223,12 @@ async def _finish(
     if download_dir is None or not result.succeeded:
         return JobReport(result)
     try:
-        saved = await client.download(
+        saved = await client.download_outputs(
             result.job_id, download_dir, status=result.status, overwrite=overwrite
         )
     except FastwaitError as exc:
         return JobReport(result, download_error=exc)
-    return JobReport(result, saved=(saved,))
+    return JobReport(result, saved=tuple(saved))
 
 
 def _log_finished(report: JobReport) -> None:
