@@ -53,8 +53,9 @@ class _Waiting:
 
     __slots__ = ("last_error", "last_status", "waiters")
 
-    def __init__(self) -> None:
-        self.waiters: list[asyncio.Future[Resolution] | OutcomeCallback] = []
+    def __init__(self, first: asyncio.Future[Resolution] | OutcomeCallback) -> None:
+        # Built holding its first waiter: a list appended to from empty reserves four slots.
+        self.waiters: list[asyncio.Future[Resolution] | OutcomeCallback] = [first]
         self.last_status: JobStatus | None = None
         self.last_error: FastwaitError | None = None
 
@@ -241,8 +242,9 @@ class Registry:
     ) -> _Waiting:
         waiting = self._waiting.get(key)
         if waiting is None:
-            waiting = self._waiting[key] = _Waiting()
-        waiting.waiters.append(waiter)
+            waiting = self._waiting[key] = _Waiting(waiter)
+        else:
+            waiting.waiters.append(waiter)
         return waiting
 
     def _remove_waiter(
