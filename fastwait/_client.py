@@ -595,8 +595,13 @@ class Client:
         return await self.wait(accepted.id, timeout, cancel_remote=cancel_remote)
 
     def poll_stats(self, job_id: str) -> PollStats | None:
-        """How many polls a tracked or recently resolved job took, and when."""
+        """How many polls a tracked or recently resolved job took, and when (None once
+        10,000 other jobs have resolved since, or if it was never polled)."""
         return None if self._poller is None else self._poller.stats(job_id)
+
+    def _polls_of(self, job_id: str) -> int:
+        stats = self.poll_stats(job_id)
+        return stats.polls if stats else 0
 
     async def result(self, job_id: str, timeout: float | None = None) -> JobResult:
         """Wait for ``job_id`` and describe how it ended, without raising for the job's fate."""
@@ -646,13 +651,12 @@ class Client:
             name,
             track=self._track,
             release=self._release,
+            polls=self._polls_of,
             timeout=timeout,
             look_up=not self._polls_share_lookups(),
         )
         async with contextlib.aclosing(completions.outcomes(list(job_ids))) as outcomes:
-            async for job_id, outcome, elapsed in outcomes:
-                stats = self.poll_stats(job_id)
-                polls = stats.polls if stats else 0
+            async for job_id, outcome, elapsed, polls in outcomes:
                 if isinstance(outcome, Resolution):
                     yield JobResult(
                         provider=name,

@@ -37,7 +37,9 @@ class Completions:
         "_arrived",
         "_broken",
         "_look_up",
+        "_notify",
         "_pending",
+        "_polls",
         "_provider",
         "_registry",
         "_release",
@@ -54,6 +56,7 @@ class Completions:
         *,
         track: Callable[[str], None],
         release: Callable[[str], None],
+        polls: Callable[[str], int],
         timeout: float | None,
         look_up: bool,
     ) -> None:
@@ -61,19 +64,23 @@ class Completions:
         self._provider = provider
         self._track = track
         self._release = release
+        self._polls = polls
         self._timeout = timeout
         self._look_up = look_up
         self._pending: set[str] = set()
         self._tracked: set[str] = set()
-        self._arrived: collections.deque[tuple[str, Outcome, float]] = collections.deque()
+        self._arrived: collections.deque[tuple[str, Outcome, float, int]] = collections.deque()
         self._wakeup = asyncio.Event()
         self._broken: BaseException | None = None
         """What ended the task that starts the jobs early (e.g. the client closed): raised."""
+        self._notify = self._on_outcome
+        """The one callback every job is watched with: ``self._on_outcome`` makes a new bound
+        method (64 bytes) each time it is read, and the registry keeps one per waiting job."""
 
     async def outcomes(
         self, job_ids: Sequence[str]
-    ) -> AsyncGenerator[tuple[str, Outcome, float], None]:
-        """``(job_id, outcome, seconds since the start)`` for each job, as each one ends.
+    ) -> AsyncGenerator[tuple[str, Outcome, float, int], None]:
+        """``(job_id, outcome, seconds since the start, polls)`` for each job, as each ends.
 
         ``outcome`` is the job's :class:`Resolution` or the :class:`FastwaitError` that ended
         the wait (``WaitTimeout``, a typed API error, ``ConfigurationError`` for a malformed
@@ -87,7 +94,7 @@ class Completions:
             if job_id in pending:
                 continue
             pending.add(job_id)
-            self._registry.watch((name, job_id), self._on_outcome)
+            self._registry.watch((name, job_id), self._notify)
         timer = None
         if self._timeout is not None:
             timer = loop.call_at(started + self._timeout, self._expire, started)
@@ -101,17 +108,17 @@ class Completions:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                job_id, outcome, at = arrived.popleft()
+                job_id, outcome, at, polls = arrived.popleft()
                 if not isinstance(outcome, Resolution | FastwaitError):
                     raise outcome
-                yield job_id, outcome, at - started
+                yield job_id, outcome, at - started, polls
         finally:
             if timer is not None:
                 timer.cancel()
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
             for job_id in pending:
-                self._registry.unwatch((name, job_id), self._on_outcome)
+                self._registry.unwatch((name, job_id), self._notify)
             for job_id in self._tracked:
                 self._release(job_id)
             pending.clear()
@@ -129,7 +136,7 @@ class Completions:
                 self._track(job_id)
             except FastwaitError as error:  # a malformed id, a store that cannot be read
                 if job_id in pending:
-                    self._registry.unwatch((name, job_id), self._on_outcome)
+                    self._registry.unwatch((name, job_id), self._notify)
                     self._end(job_id, error)
             else:
                 self._tracked.add(job_id)
@@ -147,11 +154,14 @@ class Completions:
             self._end(key[1], outcome)
 
     def _end(self, job_id: str, outcome: Outcome) -> None:
+        # The poll count is read now, while the poller still knows the job: a consumer may
+        # come to this outcome only after thousands of others ended.
+        polls = self._polls(job_id)
         self._pending.discard(job_id)
         if job_id in self._tracked:
             self._tracked.discard(job_id)
             self._release(job_id)
-        self._arrived.append((job_id, outcome, asyncio.get_running_loop().time()))
+        self._arrived.append((job_id, outcome, asyncio.get_running_loop().time(), polls))
         self._wakeup.set()
 
     def _expire(self, started: float) -> None:
@@ -160,5 +170,5 @@ class Completions:
         for job_id in tuple(self._pending):
             key = (self._provider, job_id)
             timed_out = self._registry.timed_out(key, self._timeout)
-            self._registry.unwatch(key, self._on_outcome)
+            self._registry.unwatch(key, self._notify)
             self._end(job_id, timed_out)

@@ -239,6 +239,22 @@ async def test_as_completed_keeps_no_task_per_job(fake: FakeProvider) -> None:
     assert tasks_while_waiting - tasks_before < 200
 
 
+async def test_as_completed_counts_polls_even_for_a_consumer_far_behind(
+    fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The poller keeps the stats of only the most recent finished jobs (10,000; 2 here):
+    # outcomes read long after their job ended must still say how many polls it took.
+    monkeypatch.setattr("fastwait.polling._poller._RECENT_STATS", 2)
+    job_ids = [fake.create_job("compress", duration=0.1) for _ in range(6)]
+    async with compress_client(fake) as client:
+        completed = client.as_completed(job_ids, timeout=10)
+        first = await anext(completed)
+        await asyncio.sleep(1.0)  # every other job ends meanwhile
+        rest = [result async for result in completed]
+    assert len(rest) == 5
+    assert all(r.succeeded and r.polls >= 1 for r in [first, *rest])
+
+
 async def test_as_completed_reports_a_malformed_id_and_waits_for_the_others(
     fake: FakeProvider,
 ) -> None:
