@@ -86,10 +86,10 @@ def damage(path: Path, seed: int = 0) -> None:
         file.write(random.Random(seed).randbytes(3_000))
 
 
-async def run_cli(*args: str) -> tuple[int, str, str]:
+async def run_cli(*args: str, preexec_fn: Callable[[], None] | None = None) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fastwait", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, preexec_fn=preexec_fn,
     )  # fmt: skip
     try:
         async with asyncio.timeout(30):
@@ -185,23 +185,14 @@ async def test_wait_with_a_full_disk_reports_every_job_and_says_so_once(
     ids = [fake.create_job("compress", duration=0.3) for _ in range(1500)]
     ids_file = tmp_path / "ids.txt"
     ids_file.write_text("\n".join(ids))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fastwait", "wait", "--provider", "compress",
+    code, out, err = await run_cli(
+        "wait", "--provider", "compress",
         "--base-url", fake.base_url("compress"), "--api-key", "test-key",
         "--state", str(tmp_path / "state.db"), "--jsonl", "--ids-file", str(ids_file),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         preexec_fn=_small_files,
     )  # fmt: skip
-    try:
-        async with asyncio.timeout(30):
-            stdout, stderr = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    err = stderr.decode()
-    assert process.returncode == 0, err
-    states = {line["id"]: line["state"] for line in map(json.loads, stdout.splitlines())}
+    assert code == 0, err
+    states = {line["id"]: line["state"] for line in map(json.loads, out.splitlines())}
     assert states == dict.fromkeys(ids, "SUCCEEDED")
     assert "Traceback" not in err
     (said,) = [line for line in err.splitlines() if "is written again" not in line]
