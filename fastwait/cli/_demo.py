@@ -20,8 +20,7 @@ from pathlib import Path
 from fastwait._client import Client, JobResult
 from fastwait.cli._display import summary_table
 from fastwait.cli._live import LiveDisplay, open_display
-from fastwait.cli._outcome import EXIT_JOBS_FAILED, JobReport, exit_status
-from fastwait.exceptions import FastwaitError
+from fastwait.cli._outcome import EXIT_JOBS_FAILED, JobReport, download_report, exit_status
 from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress, ToolsFastConvert
 from fastwait.registry._registry import Registry
 from fastwait.testing import FakeProvider, LogNormalDurations
@@ -108,7 +107,12 @@ async def run_demo(*, jobs: int, median: float, seed: int | None) -> int:
                 async for result in _merge(
                     *(clients[name].as_completed(ids) for name, ids in batches.items())
                 ):
-                    report = await _save(clients[result.provider], result, out)
+                    report = await download_report(
+                        clients[result.provider],
+                        result,
+                        out / result.provider / result.job_id,
+                        overwrite=False,
+                    )
                     reports.append(report)
                     display.finished(report)
         finally:
@@ -134,19 +138,6 @@ async def run_demo(*, jobs: int, median: float, seed: int | None) -> int:
     saved = sum(len(report.saved) for report in reports)
     print(f"{saved} output files saved under {out}")
     return exit_status(reports) if len(reports) == jobs * 4 else EXIT_JOBS_FAILED
-
-
-async def _save(client: Client, result: JobResult, out: Path) -> JobReport:
-    """Download a succeeded job's outputs into ``out/API/JOB``; a failure goes in the report."""
-    if not result.succeeded:
-        return JobReport(result)
-    try:
-        saved = await client.download_outputs(
-            result.job_id, out / result.provider / result.job_id, status=result.status
-        )
-    except FastwaitError as exc:
-        return JobReport(result, download_error=exc)
-    return JobReport(result, saved=tuple(saved))
 
 
 def _lag(fake: FakeProvider, result: JobResult) -> float:

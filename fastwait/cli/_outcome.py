@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 
-from fastwait._client import JobResult
+from fastwait._client import Client, JobResult
 from fastwait.exceptions import FastwaitError, WaitTimeout
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "EXIT_TIMED_OUT",
     "EXIT_USAGE",
     "JobReport",
+    "download_report",
     "exit_status",
 ]
 
@@ -76,6 +77,22 @@ class JobReport:
         if status is not None and (status.error_code or status.error_detail):
             return ": ".join(part for part in (status.error_code, status.error_detail) if part)
         return ""
+
+
+async def download_report(
+    client: Client, result: JobResult, directory: Path | None, *, overwrite: bool
+) -> JobReport:
+    """The job's report, after saving its outputs into ``directory`` when one is given and the
+    job succeeded; a failed download is the report's ``download_error``, never an exception."""
+    if directory is None or not result.succeeded:
+        return JobReport(result)
+    try:
+        saved = await client.download_outputs(
+            result.job_id, directory, status=result.status, overwrite=overwrite
+        )
+    except FastwaitError as exc:
+        return JobReport(result, download_error=exc)
+    return JobReport(result, saved=tuple(saved))
 
 
 def exit_status(reports: Iterable[JobReport]) -> int:

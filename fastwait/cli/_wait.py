@@ -11,13 +11,13 @@ from pathlib import Path
 
 import attrs
 
-from fastwait._client import Client, JobResult
+from fastwait._client import Client
 from fastwait._models import JobStatus
 from fastwait.cli._display import jsonl_line, summary_table
 from fastwait.cli._live import LiveDisplay, PlainDisplay, open_display
-from fastwait.cli._outcome import JobReport, exit_status
+from fastwait.cli._outcome import JobReport, download_report, exit_status
 from fastwait.downloads import make_directory
-from fastwait.exceptions import ConfigurationError, FastwaitError
+from fastwait.exceptions import ConfigurationError
 from fastwait.providers import Provider, provider_class
 from fastwait.registry._registry import Registry
 from fastwait.webhooks import StandardWebhookVerifier
@@ -188,7 +188,9 @@ async def _wait_all(
         display.add(provider.name, job_ids)
         async with display:
             async for result in client.as_completed(job_ids, options.timeout):
-                report = await _finish(client, result, download_dir, overwrite=options.overwrite)
+                report = await download_report(
+                    client, result, download_dir, overwrite=options.overwrite
+                )
                 reports.append(report)
                 if options.jsonl:
                     print(
@@ -213,22 +215,6 @@ def _mark_reported(client: Client, report: JobReport) -> None:
     """
     if report.result.status is not None and report.download_error is None:
         client.mark_reported(report.result.job_id)
-
-
-async def _finish(
-    client: Client, result: JobResult, download_dir: Path | None, *, overwrite: bool
-) -> JobReport:
-    """The job's report, after saving its outputs when ``download_dir`` is set and it
-    succeeded; a failed download is the report's ``download_error``, never an exception."""
-    if download_dir is None or not result.succeeded:
-        return JobReport(result)
-    try:
-        saved = await client.download_outputs(
-            result.job_id, download_dir, status=result.status, overwrite=overwrite
-        )
-    except FastwaitError as exc:
-        return JobReport(result, download_error=exc)
-    return JobReport(result, saved=tuple(saved))
 
 
 def _log_finished(report: JobReport) -> None:
