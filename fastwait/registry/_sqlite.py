@@ -649,7 +649,19 @@ class SQLiteResultStore:
 
         Everything queued before this call is applied first, so it sees its own writes.
         """
-        return [job for job in await self.unreported_jobs(provider) if not job.resolved]
+
+        def select(connection: sqlite3.Connection, now: float) -> list[tuple[Any, ...]]:
+            return connection.execute(
+                "SELECT job_id, submitted_at, next_poll_at, last_state, webhook_expected"
+                " FROM jobs WHERE provider = ? AND resolved_at IS NULL AND NOT EXISTS"
+                " (SELECT 1 FROM results r"
+                "  WHERE r.provider = jobs.provider AND r.job_id = jobs.job_id)"
+                " ORDER BY submitted_at, job_id",
+                (provider,),
+            ).fetchall()
+
+        rows = await self._call(select, writes=False)
+        return [_tracked(provider, *row) for row in rows]
 
 
 _STATES: Final = {state.value: state for state in JobState}
@@ -662,7 +674,7 @@ def _tracked(
     next_poll_at: float | None,
     last_state: str | None,
     webhook_expected: int,
-    resolved: int,
+    resolved: int = 0,
 ) -> TrackedJob:
     return TrackedJob(
         provider=provider,
