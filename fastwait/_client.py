@@ -150,6 +150,12 @@ class Client:
         self._session = session
         self._own_registry = registry is None
         self._registry = registry if registry is not None else Registry()
+        store = self._registry.store
+        # What the store can do, read once: a runtime Protocol check costs microseconds.
+        self._journal = store if isinstance(store, JobJournal) else None
+        self._lookups_shared = isinstance(store, PollLease)
+        """Whether the poller's first look at a job reads its stored result (a store shared by
+        replicas: one round trip takes the poll lease or finds the result)."""
         self._policy = policy or PollPolicy()
         self._max_connections = max_connections
         self._request_timeout = request_timeout
@@ -433,8 +439,8 @@ class Client:
         it is marked, a week at most (``SQLiteResultStore(unreported_ttl=...)``).
         """
         _, poller = self._open()
-        store = self._registry.store
-        if not isinstance(store, JobJournal):
+        store = self._journal
+        if store is None:
             return []
         name = self._provider.name
         ids: list[str] = []
@@ -458,9 +464,8 @@ class Client:
         Queued, not awaited: a crash before the mark is written repeats the report. Does
         nothing for a registry that keeps no journal.
         """
-        store = self._registry.store
-        if isinstance(store, JobJournal):
-            store.job_reported((self._provider.name, job_id))
+        if self._journal is not None:
+            self._journal.job_reported((self._provider.name, job_id))
 
     def track(self, job_id: str) -> Callable[[], None]:
         """Start polling ``job_id`` without waiting; results go to the registry.
@@ -525,7 +530,7 @@ class Client:
             return await self._registry.wait_resolution(
                 key,
                 timeout,
-                look_up=not self._polls_share_lookups(),
+                look_up=not self._lookups_shared,
                 not_stored=lambda: releases.append(self.track(job_id)),
             )
         except WaitTimeout:
@@ -541,11 +546,6 @@ class Client:
         finally:
             for release in releases:
                 release()
-
-    def _polls_share_lookups(self) -> bool:
-        """Whether the poller's first look at a job reads its stored result (a store shared by
-        replicas: one round trip takes the poll lease or finds the result)."""
-        return isinstance(self._registry.store, PollLease)
 
     def _require_cancellable(self) -> None:
         """UnsupportedOperationError now if the API cannot cancel jobs (any valid id tells)."""
@@ -653,7 +653,7 @@ class Client:
             release=self._release,
             polls=self._polls_of,
             timeout=timeout,
-            look_up=not self._polls_share_lookups(),
+            look_up=not self._lookups_shared,
         )
         async with contextlib.aclosing(completions.outcomes(list(job_ids))) as outcomes:
             async for job_id, outcome, elapsed, polls in outcomes:
