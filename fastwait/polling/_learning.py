@@ -108,6 +108,7 @@ class PollHistory:
         "_durations",
         "_from_sighting",
         "_from_submission",
+        "_readings",
         "_snapshots",
     )
 
@@ -124,6 +125,9 @@ class PollHistory:
             maxlen=capacity
         )
         self._snapshots: dict[int | None, Experience] = {}
+        self._readings: tuple[tuple[tuple[float, float], ...], ...] = ((), ())
+        """Both kinds of readings, sorted when the snapshots were last rebuilt: every size band
+        shares them."""
         self._changes = 0
         self._built_with = 0
         self._built_size = 0
@@ -193,6 +197,10 @@ class PollHistory:
             self._snapshots.clear()
             self._built_with = self._changes
             self._built_size = len(self._durations) + len(self._from_submission)
+            self._readings = (
+                tuple(sorted(self._from_sighting)),
+                tuple(sorted(self._from_submission)),
+            )
         band = size_band(input_bytes)
         sized = self._by_size.get(band) if band is not None else None
         if sized is None or len(sized) < _MIN_DURATIONS:
@@ -200,9 +208,10 @@ class PollHistory:
         snapshot = self._snapshots.get(band)
         if snapshot is None:
             durations = self._durations if band is None else self._by_size[band]
+            from_sighting, from_submission = self._readings
             snapshot = self._snapshots[band] = Experience(
                 durations=tuple(sorted(durations)),
-                readings_from_sighting=tuple(sorted(self._from_sighting)),
-                readings_from_submission=tuple(sorted(self._from_submission)),
+                readings_from_sighting=from_sighting,
+                readings_from_submission=from_submission,
             )
         return snapshot
