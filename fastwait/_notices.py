@@ -25,7 +25,6 @@ class RateLimitedNotice:
     """
 
     __slots__ = (
-        "_active",
         "_clock",
         "_interval",
         "_lock",
@@ -46,7 +45,6 @@ class RateLimitedNotice:
         self._interval = interval
         self._clock = clock
         self._lock = threading.Lock()
-        self._active = False
         self._warned = False
         self._warned_at: float | None = None
         self._suppressed = 0
@@ -57,7 +55,6 @@ class RateLimitedNotice:
         """
         now = self._clock()
         with self._lock:
-            self._active = True
             due = self._warned_at is None or now - self._warned_at >= self._interval
             if due:
                 self._warned_at = now
@@ -77,7 +74,6 @@ class RateLimitedNotice:
     def over(self, message: str, *args: object) -> None:
         """The trouble ended: say ``message`` at WARNING if it was said at WARNING."""
         with self._lock:
-            warned = self._active and self._warned
-            self._active = self._warned = False
+            warned, self._warned = self._warned, False
         if warned:
             self._logger.warning(message, *args)
