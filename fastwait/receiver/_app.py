@@ -171,9 +171,7 @@ def _signed_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
         try:
             provider = receiver.provider(request.match_info["provider"])
             _require_json(request)
-            body = _arrived_body(request, limit)
-            if body is None:
-                body = await _read_body(request, limit, body_timeout)
+            body = await _read_body(request, limit, body_timeout)
             outcome = await receiver.accept_signed(provider, request.headers, body)
         except Rejection as rejection:
             if hook is not None:
@@ -218,17 +216,6 @@ def _require_json(request: web.Request) -> None:
         raise Rejection(415, "unsupported_media_type")
 
 
-def _arrived_body(request: web.Request, limit: int) -> bytes | None:
-    """The body, when it was declared, is within ``limit`` and has arrived whole already (the
-    usual delivery): taken without a coroutine or a timer. Otherwise None, and nothing is read.
-    """
-    declared = request.content_length
-    stream = request.content
-    if declared is None or declared > limit or not stream.is_eof():
-        return None
-    return stream.read_nowait(declared)  # all of it: aiohttp feeds no more than declared
-
-
 async def _read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     """The whole body if it is at most ``limit`` bytes and arrives within ``timeout`` seconds.
 
@@ -238,9 +225,14 @@ async def _read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise Rejection(413, "body_too_large")
+    stream = request.content
+    if declared is not None and stream.is_eof():
+        # The usual delivery: declared and already arrived whole. Taken without a coroutine
+        # or a timer (aiohttp's parser never passes on more than the declared length).
+        return stream.read_nowait(declared)
     try:
         async with asyncio.timeout(timeout):
-            return await _read_limited(request.content, declared, limit)
+            return await _read_limited(stream, declared, limit)
     except TimeoutError:
         raise Rejection(408, "body_timeout") from None
 
