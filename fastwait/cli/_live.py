@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sys
 from collections.abc import Iterable
 from types import TracebackType
@@ -38,13 +39,15 @@ _STYLES = {
 }
 
 
+_REDRAW_INTERVAL = 1 / 8
+"""Seconds between two redraws of the live board."""
+
+
 class PlainDisplay:
     """Lines for pipes, logs and terminals without rich: one per finished job, and messages."""
 
-    def __init__(
-        self, stream: IO[str], board: JobBoard | None = None, *, job_lines: bool = True
-    ) -> None:
-        self.board = board if board is not None else JobBoard()
+    def __init__(self, stream: IO[str], *, job_lines: bool = True) -> None:
+        self.board = JobBoard()
         self._stream = stream
         self._job_lines = job_lines
 
@@ -85,20 +88,17 @@ class PlainDisplay:
 
 
 class LiveDisplay(PlainDisplay):
-    """The board redrawn in place with ``rich`` (``refresh_per_second`` times a second).
+    """The board redrawn in place with ``rich``, eight times a second.
 
     Redraws run on the event loop (no thread reads the board while it changes); the last
     frame stays on screen when the block ends.
     """
 
-    def __init__(
-        self, console: Console, board: JobBoard | None = None, *, refresh_per_second: float = 8
-    ) -> None:
+    def __init__(self, console: Console) -> None:
         from rich.live import Live
 
-        super().__init__(console.file, board)
+        super().__init__(console.file)
         self._console = console
-        self._interval = 1 / refresh_per_second
         self._live: Live = Live(
             console=console,
             auto_refresh=False,
@@ -129,7 +129,7 @@ class LiveDisplay(PlainDisplay):
 
     async def _refresh_forever(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(_REDRAW_INTERVAL)
             self._live.refresh()
 
     def finished(self, report: JobReport) -> None:
@@ -172,16 +172,13 @@ def render_board(board: JobBoard, width: int, height: int) -> RenderableType:
 
     header = _header(board)
     room = max(height - 4, 3)
-    rows: list[BoardRow] = []
     hidden = 0
     if board.total <= room:
         rows = list(board.rows())
     else:
-        for row in board.active_rows():
-            if len(rows) < room - 1:
-                rows.append(row)
-            else:
-                hidden += 1
+        # A redraw costs the rows shown, not the jobs awaited: the rest are counted, not walked.
+        rows = list(itertools.islice(board.active_rows(), room - 1))
+        hidden = board.total - board.ended - len(rows)
     show_bar = width >= 64
     bar_width = min(30, width // 4)
     several_providers = len(board.providers) > 1
