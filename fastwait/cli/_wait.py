@@ -154,6 +154,8 @@ async def _wait_all(
 
     def on_progress(status: JobStatus) -> None:
         display.progress(status)
+        if not log.isEnabledFor(logging.DEBUG):  # off by default: its arguments cost more
+            return
         log.debug(
             "%s job %s: %s",
             status.provider,
@@ -218,6 +220,8 @@ def _mark_reported(client: Client, report: JobReport) -> None:
 
 
 def _log_finished(report: JobReport) -> None:
+    if not log.isEnabledFor(logging.INFO):  # off by default (-v turns it on)
+        return
     result = report.result
     log.info(
         "%s job %s: %s%s",
