@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import itertools
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -106,19 +107,22 @@ class AtomicFile:
 
     def _place_first_free(self, temp: Path) -> Path:
         """Move ``temp`` to the first name not taken, never replacing a file."""
-        names = list(dict.fromkeys([self.target.name, *self._alternatives]))
-        candidates = [self.target.with_name(name) for name in names]
-        try:
-            placed = _link_first_free(temp, candidates)
-        except OSError as exc:
-            if exc.errno not in _NO_HARD_LINKS:
-                raise
-            placed = place_without_hard_links(temp, candidates)
-        else:
-            temp.unlink()
+        tried = 0
+
+        def candidates() -> Iterator[Path]:
+            # Lazily: the first name is usually free, and up to 1,000 alternatives may follow.
+            nonlocal tried
+            seen: set[str] = set()
+            for name in itertools.chain([self.target.name], self._alternatives):
+                if name not in seen:
+                    seen.add(name)
+                    tried += 1
+                    yield self.target.with_name(name)
+
+        placed = _move_to_first_free(temp, candidates())
         if placed is not None:
             return placed
-        if len(names) == 1:
+        if tried == 1:
             raise DownloadError(f"{self.target} appeared while downloading")
         raise DownloadError(f"too many files named like {self.target.name} in {self.target.parent}")
 
@@ -137,19 +141,25 @@ class AtomicFile:
             self._temp_path = None
 
 
-def _link_first_free(temp: Path, candidates: list[Path]) -> Path | None:
-    """Hard-link ``temp`` under the first candidate not taken (atomic, never replaces a file);
-    None when every one is taken. The caller removes ``temp``."""
+def _move_to_first_free(temp: Path, candidates: Iterator[Path]) -> Path | None:
+    """Move ``temp`` to the first candidate not taken (a hard link, atomic and never replacing
+    a file; without hard links, see :func:`place_without_hard_links`). None when every one is
+    taken, and ``temp`` is left for the caller."""
     for candidate in candidates:
         try:
             os.link(temp, candidate)
         except FileExistsError:
             continue
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            return place_without_hard_links(temp, itertools.chain([candidate], candidates))
+        temp.unlink()
         return candidate
     return None
 
 
-def place_without_hard_links(temp: Path, candidates: list[Path]) -> Path | None:
+def place_without_hard_links(temp: Path, candidates: Iterable[Path]) -> Path | None:
     """Move ``temp`` to the first candidate not taken where ``link()`` is unsupported.
 
     The name is claimed with an empty file created exclusively (so an existing file is never
