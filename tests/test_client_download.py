@@ -11,7 +11,8 @@ import pytest
 
 from fastwait import Client, JobState, PollPolicy
 from fastwait.downloads import extract_zip
-from fastwait.downloads._atomic_file import place_without_hard_links
+from fastwait.downloads._atomic_file import AtomicFile, place_without_hard_links
+from fastwait.downloads._names import distinct_names
 from fastwait.exceptions import (
     BadResponseError,
     ChecksumMismatchError,
@@ -198,6 +199,28 @@ def test_without_hard_links_a_taken_name_is_still_never_replaced(tmp_path: Path)
     assert placed.read_bytes() == b"output"
     assert (tmp_path / "photo.jpg").read_bytes() == b"mine"
     assert listing(tmp_path) == ["photo-job.jpg", "photo.jpg"]
+
+
+def test_a_name_taken_while_downloading_is_never_replaced(tmp_path: Path) -> None:
+    with AtomicFile(tmp_path / "out.jpg") as out:
+        out.write(b"output")
+        (tmp_path / "out.jpg").write_bytes(b"mine")
+        with pytest.raises(DownloadError, match="appeared while downloading"):
+            out.commit()
+    assert listing(tmp_path) == ["out.jpg"]
+    assert (tmp_path / "out.jpg").read_bytes() == b"mine"
+
+
+def test_when_every_fallback_name_is_taken_nothing_is_replaced(tmp_path: Path) -> None:
+    for name in ("out.jpg", "out-job.jpg", "out-job-2.jpg"):
+        (tmp_path / name).write_bytes(b"mine")
+    with AtomicFile(
+        tmp_path / "out.jpg", alternatives=distinct_names("out.jpg", "job", limit=3)
+    ) as out:
+        out.write(b"output")
+        with pytest.raises(DownloadError, match=r"too many files named like out\.jpg"):
+            out.commit()
+    assert listing(tmp_path) == ["out-job-2.jpg", "out-job.jpg", "out.jpg"]
 
 
 def test_a_zip_member_with_damaged_compressed_bytes_is_a_download_error(tmp_path: Path) -> None:
