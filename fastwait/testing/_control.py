@@ -27,6 +27,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 from aiohttp import web
 
 from fastwait.exceptions import ConfigurationError
@@ -40,7 +41,8 @@ __all__ = ["PREFIX", "ControlApi"]
 
 PREFIX = "/_fake/"
 _MAX_BULK = 1_000_000
-_KNOBS = ("error_rate", "rate_limit_rate", "drop_rate", "truncate_rate", "delay", "retry_after")
+_KNOBS = tuple(field.name for field in attrs.fields(Faults) if field.init)
+"""The fault settings ``GET``/``PATCH /_fake/faults`` read and change: those of :class:`Faults`."""
 
 
 def _job_row(job: FakeJob) -> dict[str, Any]:
