@@ -44,11 +44,6 @@ class ConnectionLimit:
         self._open = 0
         self._refused: set[_Refused] = set()
 
-    @property
-    def open(self) -> int:
-        """Connections admitted and not yet closed."""
-        return self._open
-
     def __call__(self) -> asyncio.Protocol:
         if self._open >= self._limit:
             return _Refused(self._refused)
