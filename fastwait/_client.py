@@ -607,26 +607,32 @@ class Client:
         """Wait for ``job_id`` and describe how it ended, without raising for the job's fate."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        outcome: Resolution | FastwaitError
         try:
-            resolution = await self.wait_resolution(job_id, timeout)
+            outcome = await self.wait_resolution(job_id, timeout)
         except FastwaitError as error:
-            stats = self.poll_stats(job_id)
+            outcome = error
+        return self._job_result(job_id, outcome, self._polls_of(job_id), loop.time() - started)
+
+    def _job_result(
+        self, job_id: str, outcome: Resolution | FastwaitError, polls: int, elapsed: float
+    ) -> JobResult:
+        if isinstance(outcome, Resolution):
             return JobResult(
                 provider=self._provider.name,
                 job_id=job_id,
-                status=None,
-                error=error,
-                polls=stats.polls if stats else 0,
-                elapsed=loop.time() - started,
+                status=outcome.status,
+                source=outcome.source,
+                polls=polls,
+                elapsed=elapsed,
             )
-        stats = self.poll_stats(job_id)
         return JobResult(
             provider=self._provider.name,
             job_id=job_id,
-            status=resolution.status,
-            source=resolution.source,
-            polls=stats.polls if stats else 0,
-            elapsed=loop.time() - started,
+            status=None,
+            error=outcome,
+            polls=polls,
+            elapsed=elapsed,
         )
 
     async def as_completed(
@@ -657,25 +663,8 @@ class Client:
         )
         async with contextlib.aclosing(completions.outcomes(list(job_ids))) as outcomes:
             async for job_id, outcome, elapsed, polls in outcomes:
-                if isinstance(outcome, Resolution):
-                    yield JobResult(
-                        provider=name,
-                        job_id=job_id,
-                        status=outcome.status,
-                        source=outcome.source,
-                        polls=polls,
-                        elapsed=elapsed,
-                    )
-                else:
-                    assert isinstance(outcome, FastwaitError)
-                    yield JobResult(
-                        provider=name,
-                        job_id=job_id,
-                        status=None,
-                        error=outcome,
-                        polls=polls,
-                        elapsed=elapsed,
-                    )
+                assert isinstance(outcome, Resolution | FastwaitError)
+                yield self._job_result(job_id, outcome, polls, elapsed)
 
 
 def _is_http_url(url: str) -> bool:
