@@ -310,25 +310,16 @@ class Registry:
             stored = self._put_now(key, resolution)
         else:
             stored = await self._store.put_first(key, resolution)
-        if stored is resolution:
-            self._notify(key, status)
-            if hook is not None:
-                emit(hook, JobResolved(*key, status.state, source, lag))
-        else:
-            if stored.status.state is not status.state:
-                log.warning(
-                    "ignoring conflicting terminal state %s for %s job %s (already %s via %s)",
-                    status.state.name,
-                    key[0],
-                    key[1],
-                    stored.status.state.name,
-                    stored.source,
-                )
-            # Already announced when it was stored (here, or by the store if elsewhere).
-            self._wake(key, stored)
-            return False
-        self._deliver(key, resolution)
-        return True
+        if stored is not resolution and stored.status.state is not status.state:
+            log.warning(
+                "ignoring conflicting terminal state %s for %s job %s (already %s via %s)",
+                status.state.name,
+                key[0],
+                key[1],
+                stored.status.state.name,
+                stored.source,
+            )
+        return self._settle(key, resolution, stored, lag)
 
     async def resolve_in_memory(
         self,
@@ -357,13 +348,23 @@ class Registry:
             self._unstored = MemoryResultStore(ttl=self._result_ttl, max_results=self._max_results)
         resolution = Resolution(status=status, source=source, resolved_at=self._clock())
         kept = await self._unstored.put_first(key, resolution)
-        if kept is not resolution:
-            self._wake(key, kept)
-            return
+        self._settle(key, resolution, kept, lag)
+
+    def _settle(
+        self, key: JobKey, resolution: Resolution, stored: Resolution, lag: float | None
+    ) -> bool:
+        """After a store took ``resolution`` or kept ``stored`` instead: announce and deliver
+        the new result (True), or wake the waiters with the one already there, which was
+        announced when it was stored (here, or by the store if elsewhere)."""
+        if stored is not resolution:
+            self._wake(key, stored)
+            return False
+        status = resolution.status
         self._notify(key, status)
         if self._on_event is not None:
-            emit(self._on_event, JobResolved(*key, status.state, source, lag))
-        self._deliver(key, kept)
+            emit(self._on_event, JobResolved(*key, status.state, resolution.source, lag))
+        self._deliver(key, resolution)
+        return True
 
     def record_error(self, key: JobKey, error: FastwaitError) -> None:
         """Remember what last kept a source from learning ``key``'s status (a transient error).
