@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from fastwait import registry
 from fastwait._client import Client, JobResult
 from fastwait._models import JobAccepted, JobState, JobStatus, OutputInfo, QueueInfo
+from fastwait._sync_client import SyncClient
 from fastwait._version import installed_version
 from fastwait.exceptions import (
     ApiError,
@@ -91,6 +92,7 @@ __all__ = [
     "SignatureMismatch",
     "StandardWebhookSigner",
     "StandardWebhookVerifier",
+    "SyncClient",
     "TimestampOutOfTolerance",
     "TransportError",
     "UnsupportedOperationError",

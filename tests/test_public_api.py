@@ -66,6 +66,7 @@ EXPECTED = EXCEPTIONS | {
     "SQLiteResultStore",
     "StandardWebhookSigner",
     "StandardWebhookVerifier",
+    "SyncClient",
     "WaitTimeout",
 }
 
