@@ -44,8 +44,9 @@ class SyncClient:
 
     Use it as a context manager or call :meth:`close`; one left unclosed warns
     (``ResourceWarning``) when collected. A ``registry`` given is handed over: it is used on
-    the client's loop thread only, and closed with the client. ``on_progress`` is called on
-    the loop thread and must not block, nor call this client.
+    the client's loop thread only, and closed with the client; make it where no event loop
+    runs (at module level, say: a Redis store subscribes on the loop running when it is made).
+    ``on_progress`` is called on the loop thread and must not block, nor call this client.
     """
 
     def __init__(

@@ -10,7 +10,8 @@ it.
 
 Run it alone with :func:`run_receiver` (what ``fastwait receive --help`` and the service in
 the repository's ``receiver/`` run), mount :func:`create_app` with ``add_subapp``, or add its
-routes to your app with :func:`setup`.
+routes to your app with :func:`setup`. For WSGI (Flask, classic Django), :func:`create_wsgi_app`
+serves the same routes with the same answers into a :class:`~fastwait.SyncClient`'s registry.
 Status codes:
 
 =====  ==========================================================================================
@@ -20,7 +21,8 @@ Status codes:
 401    signature or timestamp not valid, or a forged callback token
 403    a genuine callback token, but the status is of another job than the token's
 404    unknown provider; ``/hooks/*`` without a verifier; ``/callbacks/*`` without tokens
-408    the body did not arrive within ``body_timeout`` seconds (the connection is closed)
+408    the body did not arrive within ``body_timeout`` seconds (the connection is closed); from
+       :func:`create_wsgi_app`, when the WSGI server's read of it timed out
 409    the same ``webhook-id`` is being applied right now (the sender retries later)
 413    body larger than ``max_body_bytes`` (refused before it is read)
 415    Content-Type is not ``application/json`` (a charset parameter must be UTF-8)
@@ -50,6 +52,7 @@ from fastwait.receiver._server import (
     serve_until_stopped,
 )
 from fastwait.receiver._standalone import run_receiver
+from fastwait.receiver._wsgi import WebhookWSGIApp, create_wsgi_app
 from fastwait.webhooks import CallbackBindings
 
 __all__ = [
@@ -62,7 +65,9 @@ __all__ = [
     "RedactingAccessLogger",
     "Rejection",
     "WebhookReceiver",
+    "WebhookWSGIApp",
     "create_app",
+    "create_wsgi_app",
     "get_receiver",
     "receiving_providers",
     "run_receiver",
