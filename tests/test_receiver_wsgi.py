@@ -15,6 +15,7 @@ import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -425,6 +426,28 @@ def test_a_closed_client_makes_deliveries_503(sync: SyncClient) -> None:
 def test_an_unusable_configuration_is_refused(sync: SyncClient) -> None:
     with pytest.raises(ConfigurationError):
         create_wsgi_app(sync)  # neither a verifier nor callback tokens
+
+
+def test_a_burst_of_deliveries_from_16_threads_resolves_every_waiter(sync: SyncClient) -> None:
+    job_ids = [f"burst-{n}" for n in range(200)]
+    app = create_wsgi_app(sync, verifier=StandardWebhookVerifier([SECRET]))
+
+    async def wait_for_all() -> list[Resolution]:
+        registry = sync.registry
+        return await asyncio.gather(*(registry.wait_resolution(("compress", j)) for j in job_ids))
+
+    with serving(app) as root, ThreadPoolExecutor(16) as pool:
+        waiting = pool.submit(sync.run, wait_for_all())
+        answers = list(
+            pool.map(
+                lambda j: post_signed(root, {**seeds.TF_COMPRESS_STATUS, "id": j}, msg_id=j),
+                job_ids,
+            )
+        )
+        resolutions = waiting.result(timeout=60)
+    assert all(answer == (200, {"status": "accepted"}) for answer in answers)
+    assert [resolution.status.id for resolution in resolutions] == job_ids
+    assert {resolution.source for resolution in resolutions} == {"webhook"}
 
 
 # --- waking waiters ----------------------------------------------------------------------------

@@ -340,3 +340,39 @@ async def test_ctrl_c_interrupts_a_wait_and_cancels_it_on_the_loop(
     assert lines == ["interrupted, waiters: 0", "threads: []"]
     # cancel_remote: the interrupted wait asked the API to cancel the job it gave up on.
     assert fake.job("compress", job_id).canceled
+
+
+FORKED = textwrap.dedent(
+    """
+    import os, sys
+    from fastwait import SyncClient
+    from fastwait.providers import ToolsFastCompress
+
+    sync = SyncClient(ToolsFastCompress("test-key", sys.argv[1]))
+    child = os.fork()
+    if child == 0:
+        try:
+            sync.status("job")
+        except RuntimeError as error:
+            print("child:", error, flush=True)
+        os._exit(0)
+    os.waitpid(child, 0)
+    sync.close()
+    """
+)
+
+
+async def test_a_client_used_in_a_forked_process_says_so_instead_of_hanging(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED)
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, str(script), fake.base_url("compress")),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    assert "child: this fastwait loop thread belongs to the process that made it" in stdout.decode()
+    assert fake.request_count == 0
