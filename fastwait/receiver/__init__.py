@@ -33,12 +33,12 @@ request head within ``header_timeout`` seconds (of opening, or of its previous r
 the app answers 408 to a body not received within ``body_timeout`` seconds.
 """
 
-from fastwait.receiver._app import (
+from fastwait.receiver._app import RECEIVER_KEY, create_app, get_receiver, setup
+from fastwait.receiver._endpoints import (
     DEFAULT_BODY_TIMEOUT,
-    RECEIVER_KEY,
-    create_app,
-    get_receiver,
-    setup,
+    Answer,
+    PendingDelivery,
+    WebhookEndpoints,
 )
 from fastwait.receiver._providers import receiving_providers
 from fastwait.receiver._receiver import DEFAULT_MAX_BODY_BYTES, Rejection, WebhookReceiver
@@ -58,9 +58,12 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_CONNECTIONS",
     "RECEIVER_KEY",
+    "Answer",
     "CallbackBindings",
+    "PendingDelivery",
     "RedactingAccessLogger",
     "Rejection",
+    "WebhookEndpoints",
     "WebhookReceiver",
     "create_app",
     "get_receiver",
