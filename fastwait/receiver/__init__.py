@@ -10,7 +10,10 @@ it.
 
 Run it alone with :func:`run_receiver` (what ``fastwait receive --help`` and the service in
 the repository's ``receiver/`` run), mount :func:`create_app` with ``add_subapp``, or add its
-routes to your app with :func:`setup`.
+routes to your app with :func:`setup`; in FastAPI, Starlette, Litestar or Django mount the
+ASGI app :func:`create_asgi_app` (``app.mount("/fastwait", create_asgi_app(...))``). Every app
+only carries bytes to and from :class:`WebhookEndpoints`, which decides every answer below, so
+a server of another kind (WSGI, say) calls its ``open``/``answer`` the same way.
 Status codes:
 
 =====  ==========================================================================================
@@ -20,6 +23,7 @@ Status codes:
 401    signature or timestamp not valid, or a forged callback token
 403    a genuine callback token, but the status is of another job than the token's
 404    unknown provider; ``/hooks/*`` without a verifier; ``/callbacks/*`` without tokens
+405    a method other than POST (``GET``/``HEAD`` for ``/healthz``); ``Allow`` says which
 408    the body did not arrive within ``body_timeout`` seconds (the connection is closed)
 409    the same ``webhook-id`` is being applied right now (the sender retries later)
 413    body larger than ``max_body_bytes`` (refused before it is read)
@@ -34,6 +38,7 @@ the app answers 408 to a body not received within ``body_timeout`` seconds.
 """
 
 from fastwait.receiver._app import RECEIVER_KEY, create_app, get_receiver, setup
+from fastwait.receiver._asgi import AsgiReceiver, create_asgi_app
 from fastwait.receiver._endpoints import (
     DEFAULT_BODY_TIMEOUT,
     Answer,
@@ -59,6 +64,7 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "RECEIVER_KEY",
     "Answer",
+    "AsgiReceiver",
     "CallbackBindings",
     "PendingDelivery",
     "RedactingAccessLogger",
@@ -66,6 +72,7 @@ __all__ = [
     "WebhookEndpoints",
     "WebhookReceiver",
     "create_app",
+    "create_asgi_app",
     "get_receiver",
     "receiving_providers",
     "run_receiver",
