@@ -155,11 +155,16 @@ def _setup(
     )
     endpoints = WebhookEndpoints(receiver, body_timeout=body_timeout)
     app[RECEIVER_KEY] = receiver
-    # Every method reaches the handlers: the endpoints answer 405 (and 404 for a route the
-    # receiver is not configured to serve) the same way in every framework.
+    # Every method reaches the handlers, so that the endpoints answer 405 as in every other
+    # framework. A route the receiver is not configured to serve is not added: in the
+    # caller's app it stays free, and create_app's catch-all answers it as the endpoints do.
     app.router.add_route("*", f"{prefix}/healthz", _healthz_handler(endpoints))
-    app.router.add_route("*", f"{prefix}/hooks/{{provider:[^/]+}}", _signed_handler(endpoints))
-    app.router.add_route("*", f"{prefix}/callbacks/{{token:[^/]+}}", _callback_handler(endpoints))
+    if receiver.accepts_signed:
+        signed = _signed_handler(endpoints)
+        app.router.add_route("*", f"{prefix}/hooks/{{provider:[^/]+}}", signed)
+    if receiver.accepts_callbacks:
+        callback = _callback_handler(endpoints)
+        app.router.add_route("*", f"{prefix}/callbacks/{{token:[^/]+}}", callback)
     return endpoints
 
 
