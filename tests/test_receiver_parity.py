@@ -288,12 +288,12 @@ class Served:
     events: list[Event] = attrs.Factory(list)
 
 
-def _registry(served: Served, failing_store: bool) -> Registry:
+def _registry(served: Served, store: MemoryResultStore | None) -> Registry:
     def note(event: Event) -> None:
         if isinstance(event, WebhookAccepted | WebhookRefused):
             served.events.append(event)
 
-    registry = Registry(FailingOnceStore() if failing_store else None, on_event=note)
+    registry = Registry(store, on_event=note)
     registry.subscribe(
         lambda status: served.statuses.append((status.provider, status.id, status.state.name))
     )
@@ -309,9 +309,9 @@ OPTIONS: dict[str, Any] = {
 
 
 @contextlib.asynccontextmanager
-async def aiohttp_served(failing_store: bool) -> AsyncIterator[Served]:
+async def aiohttp_served(store: MemoryResultStore | None = None) -> AsyncIterator[Served]:
     served = Served(("", 0))
-    async with _registry(served, failing_store) as registry:
+    async with _registry(served, store) as registry:
         app = create_app(registry, providers(), **OPTIONS)
         async with serve(app, "127.0.0.1", 0) as url:
             host, port = url.removeprefix("http://").rsplit(":", 1)
@@ -320,27 +320,31 @@ async def aiohttp_served(failing_store: bool) -> AsyncIterator[Served]:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_served(failing_store: bool) -> AsyncIterator[Served]:
+async def uvicorn_served(
+    store: MemoryResultStore | None = None, **config: Any
+) -> AsyncIterator[Served]:
     served = Served(("", 0))
-    async with _registry(served, failing_store) as registry:
+    async with _registry(served, store) as registry:
         app = create_asgi_app(registry, providers(), **OPTIONS)
-        async with uvicorn_server(app) as address:
+        async with uvicorn_server(app, **config) as address:
             served.address = address
             yield served
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_server(app: Any) -> AsyncIterator[tuple[str, int]]:
+async def uvicorn_server(app: Any, **config: Any) -> AsyncIterator[tuple[str, int]]:
     """uvicorn serving ``app`` on a socket bound to 127.0.0.1 port 0.
 
     The socket listens before uvicorn starts, so a connection made at once waits in the
     backlog until uvicorn accepts it: nothing to wait for.
     """
-    sock = socket.socket()
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and
+    # without it a response written in two parts waits for a delayed ACK (40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    options = {"lifespan": "off", "log_level": "warning", "access_log": False, **config}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield sock.getsockname()[:2]
@@ -398,7 +402,10 @@ async def run_row(served: Served, requests: list[bytes]) -> list[Response]:
 async def test_both_apps_answer_a_request_alike(row: Row) -> None:
     requests = row.requests()
     assert requests, "the row builds no request"
-    async with aiohttp_served(row.failing_store) as aio, uvicorn_served(row.failing_store) as asgi:
+    async with (
+        aiohttp_served(FailingOnceStore() if row.failing_store else None) as aio,
+        uvicorn_served(FailingOnceStore() if row.failing_store else None) as asgi,
+    ):
         from_aiohttp, from_asgi = await asyncio.gather(
             run_row(aio, requests), run_row(asgi, requests)
         )
@@ -415,3 +422,50 @@ async def test_both_apps_answer_a_request_alike(row: Row) -> None:
 def test_every_status_the_receiver_documents_is_in_the_table() -> None:
     documented = {200, 400, 401, 403, 404, 405, 408, 413, 415, 503}
     assert documented <= {status for row in ROWS.values() for status, _ in row.expected}
+
+
+class GatedStore(MemoryResultStore):
+    """A store that holds every write until ``gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def put_first(self, key: tuple[str, str], resolution: Resolution) -> Resolution:
+        self.writing.set()
+        await self.gate.wait()
+        return await super().put_first(key, resolution)
+
+
+async def copies_while_applying(served: Served, store: GatedStore) -> list[Response]:
+    """A delivery held in the store, a copy of it meanwhile, then a copy after it."""
+    first = asyncio.create_task(exchange(served.address, hook(FULL_STATUS)))
+    await store.writing.wait()
+    meanwhile = await exchange(served.address, hook(FULL_STATUS))
+    store.gate.set()
+    return [meanwhile, await first, await exchange(served.address, hook(FULL_STATUS))]
+
+
+async def test_both_apps_answer_409_to_a_copy_arriving_while_its_delivery_is_applied() -> None:
+    aio_store, asgi_store = GatedStore(), GatedStore()
+    async with aiohttp_served(aio_store) as aio, uvicorn_served(asgi_store) as asgi:
+        from_aiohttp = await copies_while_applying(aio, aio_store)
+        from_asgi = await copies_while_applying(asgi, asgi_store)
+    assert [(r.status, json.loads(r.body)) for r in from_aiohttp] == [
+        error(409, "delivery_in_progress"),
+        ACCEPTED,
+        (200, {"status": "duplicate"}),
+    ]
+    assert [r.seen() for r in from_asgi] == [r.seen() for r in from_aiohttp]
+    assert asgi.events == aio.events
+
+
+async def test_behind_a_proxy_that_strips_the_prefix_the_asgi_app_serves_below_root_path() -> None:
+    # uvicorn --root-path /fastwait: the proxy sends /hooks/compress, the app sees the full path.
+    async with uvicorn_served(root_path="/fastwait") as asgi:
+        healthz = await exchange(asgi.address, request("GET", "/healthz"))
+        delivery = await exchange(asgi.address, hook(FULL_STATUS))
+    assert (healthz.status, json.loads(healthz.body)) == (200, {"status": "ok"})
+    assert (delivery.status, json.loads(delivery.body)) == ACCEPTED
+    assert asgi.statuses == [("compress", seeds.TF_JOB_ID, "SUCCEEDED")]
