@@ -47,7 +47,7 @@ _UTF8: Final = frozenset({"utf-8", "utf8"})
 _JSON_TYPE: Final = "application/json; charset=utf-8"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # apps look their encoded headers up by answer
 class Answer:
     """What to send back: ``status``, the JSON ``body`` (bytes), and its headers.
 
