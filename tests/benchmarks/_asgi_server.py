@@ -6,6 +6,9 @@ answers ``POST /hooks/compress``:
 * ``receiver``: fastwait's pure ASGI app, ``create_asgi_app(...)``, served as it is;
 * ``handwritten``: a FastAPI app with the route a user writes with ``standardwebhooks``
   (read the body, verify and decode it, resolve the future the job's waiter awaits).
+* ``mounted``: the same receiver mounted at ``/fastwait`` in a FastAPI app, as the recipes
+  do; the front sends ``/hooks/...`` there as ``/fastwait/hooks/...``, so every mode is sent
+  the same bytes.
 
 Both share the control routes of :mod:`tests.benchmarks._receiver_server` (``POST
 /_bench/arm``, ``GET /_bench/stats``, ``GET /_bench/latencies``), served by a small ASGI
@@ -135,6 +138,23 @@ def front(app: App, bench: Bench, *, stamp: bool) -> App:
     return dispatch
 
 
+def mounted(receiver: App) -> App:
+    """A FastAPI app with ``receiver`` at ``/fastwait``, reached as ``/hooks/...``."""
+    app = FastAPI()
+    app.mount("/fastwait", receiver)
+
+    async def rewrite(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {
+                **scope,
+                "path": "/fastwait" + scope["path"],
+                "raw_path": b"/fastwait" + scope["raw_path"],
+            }
+        await app(scope, receive, send)
+
+    return rewrite
+
+
 def handwritten_app(futures: dict[str, asyncio.Future[object]]) -> FastAPI:
     """The route a FastAPI user writes with ``standardwebhooks``."""
     webhook = Webhook(SECRET)
@@ -157,11 +177,13 @@ def handwritten_app(futures: dict[str, asyncio.Future[object]]) -> FastAPI:
 
 async def _serve(mode: str, *, stamp: bool) -> None:
     async with Registry() as registry:
-        if mode == "receiver":
+        if mode in ("receiver", "mounted"):
             provider = ToolsFastCompress("bench-key", "http://127.0.0.1:9")
             app: App = create_asgi_app(
                 registry, [provider], verifier=StandardWebhookVerifier([SECRET])
             )
+            if mode == "mounted":
+                app = mounted(app)
             bench = Bench(registry, None)
         else:
             futures: dict[str, asyncio.Future[object]] = {}
@@ -193,7 +215,7 @@ async def _serve(mode: str, *, stamp: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks._asgi_server")
-    parser.add_argument("mode", choices=("handwritten", "receiver"))
+    parser.add_argument("mode", choices=("handwritten", "receiver", "mounted"))
     parser.add_argument("--stamp", action="store_true", help="note X-Sent-At for latencies")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
