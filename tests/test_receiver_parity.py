@@ -469,3 +469,9 @@ async def test_behind_a_proxy_that_strips_the_prefix_the_asgi_app_serves_below_r
     assert (healthz.status, json.loads(healthz.body)) == (200, {"status": "ok"})
     assert (delivery.status, json.loads(delivery.body)) == ACCEPTED
     assert asgi.statuses == [("compress", seeds.TF_JOB_ID, "SUCCEEDED")]
+
+
+async def test_served_alone_with_its_lifespan_on_the_asgi_app_starts_and_stops() -> None:
+    async with uvicorn_served(lifespan="on") as asgi:
+        healthz = await exchange(asgi.address, request("GET", "/healthz"))
+    assert (healthz.status, json.loads(healthz.body)) == (200, {"status": "ok"})
