@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from fastwait import ConfigurationError, StandardWebhookVerifier
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,3 +62,24 @@ def test_every_test_the_guarantees_page_names_exists() -> None:
         if not re.search(rf"^(async )?def {test}\(", (ROOT / "tests" / file).read_text(), re.M)
     ]
     assert missing == []
+
+
+def test_the_pasteable_secret_command_makes_a_secret_fastwait_accepts() -> None:
+    # The pages tell readers to paste this line rather than the stand-in `whsec_...`, which
+    # fastwait refuses as not base64.
+    pages = [ROOT / "README.md", ROOT / "receiver" / "README.md", *(ROOT / "docs").rglob("*.md")]
+    commands = {
+        match
+        for page in pages
+        for match in re.findall(
+            r"FASTWAIT_WEBHOOK_SECRET=\$\(python -c '([^']+)'\)", page.read_text()
+        )
+    }
+    assert commands
+    for command in commands:
+        made = subprocess.run(
+            [sys.executable, "-c", command], capture_output=True, text=True, check=True, timeout=60
+        ).stdout.strip()
+        StandardWebhookVerifier([made])  # raises for anything but a valid secret
+    with pytest.raises(ConfigurationError, match="base64"):
+        StandardWebhookVerifier(["whsec_..."])
