@@ -7,8 +7,8 @@ this extension rewrites each docstring once, when griffe loads it:
 
 - a role becomes inline code (``:meth:`~fastwait.Client.wait``` -> ``wait``, the reST reading
   of ``~``: the last component only);
-- ``text::`` before an indented block becomes ``text:`` (the indented block already is a code
-  block in Markdown);
+- ``text::`` and the indented block after it become ``text:`` and a fenced block (set smaller
+  when wider than 80 columns, as the drawn exception tree is; highlighted when it is Python);
 - a simple table becomes a Markdown table.
 
 Loaded by mkdocs.yml (``extensions: [docs/rst_docstrings.py:RstDocstrings]``).
@@ -16,7 +16,9 @@ Loaded by mkdocs.yml (``extensions: [docs/rst_docstrings.py:RstDocstrings]``).
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 from typing import Any
 
 import griffe
@@ -24,13 +26,28 @@ import griffe
 __all__ = ["RstDocstrings", "markdown_of"]
 
 ROLE = re.compile(r":(?:py:)?(?:class|meth|func|attr|mod|exc|data|obj|const):`(~?)([^`]+)`")
-LITERAL_INTRO = re.compile(r"::$", re.MULTILINE)
+LITERAL_BLOCK = re.compile(r"::\n\n((?:(?:[ \t]+\S[^\n]*)?\n)*(?:[ \t]+\S[^\n]*))(?=\n|$)")
+"""``text::``, a blank line, then the indented lines of a literal block."""
+WIDE = 80
+"""Columns beyond which a literal block is set smaller (a drawn tree must not be cut off)."""
 BORDER = re.compile(r"^(\s*)(=+)( +=+)+\s*$")
 
 
 def _role(match: re.Match[str]) -> str:
     short, target = match[1], match[2]
     return f"`{target.rsplit('.', 1)[-1] if short else target}`"
+
+
+def _literal(match: re.Match[str]) -> str:
+    block = textwrap.dedent(match[1])
+    try:
+        ast.parse(block)
+    except SyntaxError:
+        wide = max(len(line) for line in block.splitlines()) > WIDE
+        fence = "```{.text .diagram}" if wide else "```text"
+    else:
+        fence = "```python"  # an example: highlighted as the pages' examples are
+    return f":\n\n{fence}\n{block}\n```"
 
 
 def _cells(line: str, starts: list[int]) -> list[str]:
@@ -86,7 +103,7 @@ def _tables(text: str) -> str:
 def markdown_of(docstring: str) -> str:
     """The docstring with its reST constructs rewritten to Markdown."""
     text = ROLE.sub(_role, docstring)
-    text = LITERAL_INTRO.sub(":", text)
+    text = LITERAL_BLOCK.sub(_literal, text)
     return _tables(text)
 
 
