@@ -14,8 +14,11 @@ routes to your app with :func:`setup`; in FastAPI, Starlette, Litestar or Django
 ASGI app :func:`create_asgi_app` (``app.mount("/fastwait", create_asgi_app(...))``). Every app
 only carries bytes to and from :class:`WebhookEndpoints`, which decides every answer below, so
 a server of another kind (WSGI, say) calls its ``open``/``answer`` the same way.
-Status codes:
 
+What a delivery is answered:
+
+=====  ==========================================================================================
+code   when
 =====  ==========================================================================================
 200    ``{"status": "accepted"}`` published (also for a job nobody awaits yet: it is kept), or
        ``{"status": "duplicate"}``: this ``webhook-id`` was already applied, nothing is done
