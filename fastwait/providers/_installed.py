@@ -136,7 +136,7 @@ def provider_class(
         known = ", ".join(sorted({provider.name for provider in providers}))
         raise ConfigurationError(f"unknown provider {name!r} (known: {known})")
     if len(named) > 1:
-        origins = " and ".join(f"{p.origin} ({p.target})" for p in named)
+        origins = " and by ".join(f"{p.origin} ({p.target})" for p in named)
         raise ConfigurationError(
             f"provider {name!r} is declared twice, by {origins}: uninstall one of them"
         )
