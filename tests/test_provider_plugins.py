@@ -47,6 +47,7 @@ from fastwait import (
     receiver,
 )
 from fastwait.cli._providers import list_providers
+from fastwait.cli._receive import main as receive_main
 from fastwait.exceptions import (
     AuthenticationError,
     BadResponseError,
@@ -624,3 +625,27 @@ def test_the_receiver_builds_a_provider_class_it_is_given(tmp_path: Path) -> Non
     (built,) = receiving_providers([myapi.MyApi], ["myapi=http://127.0.0.1:9/api"])
     assert isinstance(built, myapi.MyApi)
     assert built.base_url == "http://127.0.0.1:9/api"
+
+
+async def test_the_providers_command_is_wired_into_fastwait(tmp_path: Path) -> None:
+    code, out, err = await run(sys.executable, "-m", "fastwait", "providers", cwd=tmp_path)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0].split() == ["NAME", "ORIGIN", "ENTRY", "POINT"]
+    assert [line.split()[0] for line in out.splitlines()[1:]] == [
+        "compress",
+        "compressorapp",
+        "convert",
+        "media",
+    ]
+
+
+def test_fastwait_receive_refuses_an_unknown_provider_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        receive_main(["--provider", "nope", "--webhook-secret", SECRET], prog="fastwait receive")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        "fastwait receive: error: unknown provider 'nope' "
+        "(known: compress, compressorapp, convert, media)\n"
+    )
