@@ -330,6 +330,8 @@ class Client:
         transport, _ = self._open()
         response = await transport.json(self._provider.status_request(job_id))
         status = self._provider.parse_status(response.payload, keep_raw=self._keep_raw)
+        if not status.id:  # an API whose status answer does not name its job
+            status = attrs.evolve(status, id=job_id)
         return status, response.retry_after
 
     async def cancel(self, job_id: str) -> None:

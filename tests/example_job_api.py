@@ -1,12 +1,13 @@
 """A small JSON job API of a user's own, served on loopback: what a provider plugin is written for.
 
-It plays the API of ``docs/guides/provider-plugins.md``: ``POST /v1/jobs`` with a JSON body →
-``202 {"id"}``, ``GET /v1/jobs/{id}`` → ``{"id", "status": "queued|running|done|error",
-"progress", "result_url"}``, ``GET /v1/quota`` → ``{"left"}``, a bearer key on every request.
-Each job walks through its ``plan`` one status per poll. A job submitted with a
-``callback_url`` stays ``running`` for polls until its webhook (Standard Webhooks-signed on a
-``/hooks/`` URL, unsigned on a ``/callbacks/`` one) was delivered and acknowledged, so whoever
-awaits it learns the end by webhook.
+It plays the API of ``docs/guides/provider-plugins.md`` (the issue's example): ``POST /v1/jobs``
+with a JSON body → ``202 {"id"}``; ``GET /v1/jobs/{id}`` → ``{"status":
+"queued|running|done|error", "progress", "result_url"}``, which does not name the job (the
+caller knows which it asked about); ``GET /v1/quota`` → ``{"left"}``; a bearer key on every
+request. Each job walks through its ``plan`` one status per poll. A job submitted with a
+``callback_url`` stays ``running`` for polls until its webhook was delivered and acknowledged,
+so whoever awaits it learns the end by webhook: Standard Webhooks-signed and naming its job on
+a ``/hooks/`` URL, unsigned and naming none on a per-job ``/callbacks/`` one.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ class ExampleApi:
         )
 
     def body(self, job_id: str, state: str, progress: int) -> dict[str, Any]:
+        """The status answer of a poll, which (as the issue's API) does not name its job."""
         done = state == "done"
         return {
-            "id": job_id,
             "status": state,
             "progress": progress,
             "result_url": f"/v1/jobs/{job_id}/result" if done else None,
@@ -103,14 +104,16 @@ class ExampleApi:
         return web.json_response({"id": job_id}, status=202)
 
     async def _call_back(self, job_id: str, url: str) -> None:
-        body = json.dumps(self.body(job_id, "done", 100)).encode()
+        signed = self.signer is not None and "/hooks/" in url
+        # A signed webhook names its job; a callback to a per-job URL need not.
+        body = json.dumps(self.body(job_id, "done", 100) | ({"id": job_id} if signed else {}))
         headers = {"Content-Type": "application/json"}
-        if self.signer is not None and "/hooks/" in url:
+        if self.signer is not None and signed:
             msg_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
             headers |= {
                 "webhook-id": msg_id,
                 "webhook-timestamp": str(timestamp),
-                "webhook-signature": self.signer.sign(msg_id, timestamp, body),
+                "webhook-signature": self.signer.sign(msg_id, timestamp, body.encode()),
             }
         async with (
             aiohttp.ClientSession() as session,

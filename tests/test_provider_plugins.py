@@ -44,6 +44,7 @@ from fastwait import (
     PollPolicy,
     Registry,
     StandardWebhookSigner,
+    StandardWebhookVerifier,
     receiver,
 )
 from fastwait.cli._providers import list_providers
@@ -649,3 +650,27 @@ def test_fastwait_receive_refuses_an_unknown_provider_in_one_line(
         "fastwait receive: error: unknown provider 'nope' "
         "(known: compress, compressorapp, convert, media)\n"
     )
+
+
+async def test_a_signed_webhook_that_names_no_job_is_refused_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    api = provider_module(tmp_path).MyApi(API_KEY)
+    body = b'{"status": "done", "progress": 100, "result_url": null}'
+    timestamp = int(time.time())
+    headers = {
+        "webhook-id": "msg_anonymous",
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": StandardWebhookSigner(SECRET).sign("msg_anonymous", timestamp, body),
+        "Content-Type": "application/json",
+    }
+    async with Registry() as registry:
+        verifier = StandardWebhookVerifier([SECRET])
+        app = receiver.create_app(registry, [api], verifier=verifier)
+        async with (
+            receiver.serve(app) as url,
+            aiohttp.ClientSession() as session,
+            session.post(f"{url}/hooks/myapi", data=body, headers=headers) as answer,
+        ):
+            assert (answer.status, await answer.json()) == (400, {"error": "no_job_id"})
+        assert await registry.resolution(("myapi", "")) is None
