@@ -68,7 +68,7 @@ from fastwait.providers._installed import _BUILT_INS
 from fastwait.receiver import receiving_providers
 
 ROOT = Path(__file__).resolve().parent.parent
-GUIDE_PATH = ROOT / "docs" / "guides" / "provider-plugins.md"
+GUIDE_PATH = ROOT / "docs/guides/provider-plugins.md"
 GUIDE = GUIDE_PATH.read_text()
 MARKER = "<!-- run-by: tests/test_provider_plugins.py -->"
 SECRET = "whsec_" + base64.b64encode(b"provider-plugins-guide-secret-01").decode()
