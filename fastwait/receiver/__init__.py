@@ -11,8 +11,11 @@ it.
 Run it alone with :func:`run_receiver` (what ``fastwait receive --help`` and the service in
 the repository's ``receiver/`` run), mount :func:`create_app` with ``add_subapp``, or add its
 routes to your app with :func:`setup`.
-Status codes:
 
+What a delivery is answered:
+
+=====  ==========================================================================================
+code   when
 =====  ==========================================================================================
 200    ``{"status": "accepted"}`` published (also for a job nobody awaits yet: it is kept), or
        ``{"status": "duplicate"}``: this ``webhook-id`` was already applied, nothing is done
