@@ -283,8 +283,8 @@ class Client:
             callback_url, nonce = self._submission_callback()
         size = file.stat().st_size  # the schedule learns durations per input size
         request = self._provider.submit_request(file.name, options, callback_url)
-        response = await transport.json(request, ok=(200, 201, 202), upload=file)
-        accepted = self._provider.parse_accepted(response.payload)
+        response = await transport.json(request, ok=(200, 201, 202), upload=file, empty_ok=True)
+        accepted = self._provider.parse_submit_answer(response.payload, response.headers)
         if nonce is not None and not self._bindings.bind(self._provider.name, nonce, accepted.id):
             log.warning(
                 "callback token of %s job %s was used by another job",

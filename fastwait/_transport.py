@@ -79,7 +79,11 @@ class HttpTransport:
                     data.add_field(request.file_field, handle, filename=upload.name)
             try:
                 async with self._session.request(
-                    request.method, request.url, headers=request.headers, data=data
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=data,
+                    json=request.json,
                 ) as response:
                     if response.status not in ok:
                         body = await response.content.read(1 << 16)
@@ -91,13 +95,20 @@ class HttpTransport:
                 raise _unusable_host(request) from None
 
     async def json(
-        self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
+        self,
+        request: ApiRequest,
+        *,
+        ok: tuple[int, ...] = (200,),
+        upload: Path | None = None,
+        empty_ok: bool = False,
     ) -> JsonResponse:
-        """Send ``request`` and decode its JSON body."""
-        if upload is None and request.file_field is None and not request.fields:
+        """Send ``request`` and decode its JSON body (``empty_ok``: an empty body is None, as
+        a 202 whose ``Operation-Location`` header says it all may send)."""
+        no_body = request.file_field is None and not request.fields and request.json is None
+        if upload is None and no_body:
             return await self._json_without_body(request, ok)
         async with self.open(request, ok=ok, upload=upload) as response:
-            return await _json_response(response)
+            return await _json_response(response, empty_ok=empty_ok)
 
     async def _json_without_body(self, request: ApiRequest, ok: tuple[int, ...]) -> JsonResponse:
         """:meth:`json` for a request without a body (every status poll): the same answers
@@ -122,8 +133,12 @@ class HttpTransport:
             return response.headers
 
 
-async def _json_response(response: aiohttp.ClientResponse) -> JsonResponse:
+async def _json_response(
+    response: aiohttp.ClientResponse, *, empty_ok: bool = False
+) -> JsonResponse:
     body = await response.content.read(_MAX_JSON_BYTES + 1)
+    if empty_ok and not body.strip():
+        return JsonResponse(response.status, None, response.headers)
     if len(body) > _MAX_JSON_BYTES:
         raise BadResponseError(f"response JSON exceeds {_MAX_JSON_BYTES} bytes")
     if response.content_length is not None and len(body) < response.content_length:

@@ -25,8 +25,9 @@ class ApiRequest:
     """One HTTP request to make, fully described.
 
     ``fields`` are multipart text fields; when ``file_field`` is set the client sends a multipart
-    body with the caller's file under that field name. ``headers`` carry authentication, so an
-    ``ApiRequest`` is never logged whole (its repr hides header values).
+    body with the caller's file under that field name. ``json`` (when not None) is sent as a
+    JSON body instead. ``headers`` carry authentication, so an ``ApiRequest`` is never logged
+    whole (its repr hides header values).
     """
 
     method: str
@@ -34,6 +35,7 @@ class ApiRequest:
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=lambda h: f"<{len(h)} headers>")
     fields: Mapping[str, str] = attrs.field(factory=dict)
     file_field: str | None = None
+    json: Any = attrs.field(default=None, repr=False)
 
 
 class Provider(abc.ABC):
@@ -110,6 +112,14 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def parse_accepted(self, payload: Any) -> JobAccepted:
         """Translate the submit response into a :class:`JobAccepted`."""
+
+    def parse_submit_answer(self, payload: Any, headers: Mapping[str, str]) -> JobAccepted:
+        """Translate the whole submit answer (body and headers) into a :class:`JobAccepted`.
+
+        For APIs whose answer names the job in a header (``Location``, ``Operation-Location``);
+        by default the body alone decides, through :meth:`parse_accepted`.
+        """
+        return self.parse_accepted(payload)
 
     @abc.abstractmethod
     def parse_error(self, http_status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
