@@ -6,6 +6,11 @@ poller and the webhook receiver. The response models of tools.fast's own endpoin
 (:class:`CompareResponse`, :class:`GetCompressorsResponse`, :class:`EntitlementsResponse`) are
 exported here because :class:`fastwait.Client` returns them.
 
+Any other JSON job API can be declared as data instead of code: an :class:`ApiSpec` (written
+in Python, or in a TOML file read by :func:`load_spec`) compiles into a
+:class:`DeclaredProvider`; :func:`microsoft_operation` and :func:`google_operation` are the
+specs of two public conventions. See ``docs/guides/declared-api.md``.
+
 ``PROVIDERS`` maps the names the CLI, registry keys and webhook routes use to the classes;
 :func:`provider_class` looks one up with an error that lists the valid names.
 """
@@ -18,8 +23,12 @@ from types import MappingProxyType
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers._base import ApiRequest, Provider
 from fastwait.providers._compressorapp import CompressorApp
+from fastwait.providers._declared import DeclaredProvider
 from fastwait.providers._headers import parse_retry_after
 from fastwait.providers._media import MediaJobs
+from fastwait.providers._presets import google_operation, microsoft_operation
+from fastwait.providers._spec import ApiSpec, Auth, Cancel, ErrorBody, States, Status, Submit
+from fastwait.providers._spec_files import load_spec, spec_from_dict
 from fastwait.providers._toolsfast import ToolsFastCompress, ToolsFastConvert
 from fastwait.providers._wire import (
     CompareResponse,
@@ -33,19 +42,31 @@ from fastwait.providers._wire import (
 __all__ = [
     "PROVIDERS",
     "ApiRequest",
+    "ApiSpec",
+    "Auth",
+    "Cancel",
     "CompareResponse",
     "CompressorApp",
     "CompressorItem",
+    "DeclaredProvider",
     "DiscoveryCostingInfo",
     "EntitlementsResponse",
+    "ErrorBody",
     "FormatOption",
     "GetCompressorsResponse",
     "MediaJobs",
     "Provider",
+    "States",
+    "Status",
+    "Submit",
     "ToolsFastCompress",
     "ToolsFastConvert",
+    "google_operation",
+    "load_spec",
+    "microsoft_operation",
     "parse_retry_after",
     "provider_class",
+    "spec_from_dict",
 ]
 
 PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
