@@ -28,12 +28,12 @@ from fastwait.testing._jobs import (
 __all__ = ["FakeConfig", "FakeState", "check_provider"]
 
 
-def check_provider(name: str) -> ProviderName:
-    """``name`` as a provider name; a :class:`ConfigurationError` for anything else."""
-    for provider in PROVIDERS:
-        if name == provider:
-            return provider
-    raise ConfigurationError(f"unknown provider {name!r}; expected one of {', '.join(PROVIDERS)}")
+def check_provider(name: str, declared: tuple[str, ...] = ()) -> ProviderName:
+    """``name`` as the name of a built-in or ``declared`` API; ConfigurationError otherwise."""
+    known = (*PROVIDERS, *declared)
+    if name in known:
+        return name
+    raise ConfigurationError(f"unknown provider {name!r}; expected one of {', '.join(known)}")
 
 
 def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -92,6 +92,8 @@ class FakeState:
     clock: Callable[[], float]
     faults: Faults
     seed: int | None
+    declared: tuple[str, ...] = ()
+    """The names of the declared APIs the fake plays, besides the four built-ins."""
     job_rng: random.Random = attrs.field(init=False)
     fault_rng: random.Random = attrs.field(init=False)
     noise_rng: random.Random = attrs.field(init=False)
@@ -106,7 +108,11 @@ class FakeState:
         self.job_rng, self.fault_rng, self.noise_rng, self.webhook_rng = (
             random.Random(base.getrandbits(64)) for _ in range(4)
         )
-        self.jobs = {provider: {} for provider in PROVIDERS}
+        self.jobs = {provider: {} for provider in (*PROVIDERS, *self.declared)}
+
+    def check(self, name: str) -> ProviderName:
+        """``name`` as one of the APIs this fake plays; ConfigurationError otherwise."""
+        return check_provider(name, self.declared)
 
     def find(self, provider: ProviderName, job_id: str) -> FakeJob | None:
         """The job, deleted ones included (they answer 404 but still count requests)."""
