@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import attrs
@@ -267,3 +268,14 @@ async def test_my_api(fastwait_fake, fastwait_poll_policy):
         *("-o", "asyncio_default_fixture_loop_scope=function"),
     )
     result.assert_outcomes(passed=1)
+
+
+async def test_the_fake_writes_the_jobs_metrics_and_uuid7_ids(spec_file: Path) -> None:
+    spec = load_spec(spec_file)
+    spec = attrs.evolve(spec, status=attrs.evolve(spec.status, metrics={"input_bytes": "size"}))
+    async with FakeProvider(seed=1, durations=0.2, specs=[spec]) as fake:
+        job_id = fake.create_job("myapi")
+        async with Client(fake.declared_provider("myapi"), policy=FAST) as client:
+            status = await client.status(job_id)
+        assert status.metrics == {"input_bytes": fake.job("myapi", job_id).input_bytes}
+        assert uuid.UUID(job_id).version == 7

@@ -313,3 +313,14 @@ def test_a_python_spec_compiles_like_a_toml_one() -> None:
     )
     api = DeclaredProvider(spec, api_key=TOKEN)
     assert api.parse_status({"id": "j", "status": "queued"}).state is JobState.QUEUED
+
+
+def test_declared_metrics_are_numbers_kept_in_the_status() -> None:
+    data = table()
+    data["status"]["metrics"] = {"input_bytes": "input.size", "pages": "output.pages"}
+    status = provider(data).parse_status({"id": "j", "status": "done", "input": {"size": 512}})
+    assert status.metrics == {"input_bytes": 512}
+    with pytest.raises(BadResponseError, match=r"expected a number @ input\.size"):
+        provider(data).parse_status({"id": "j", "status": "done", "input": {"size": "big"}})
+    data["status"]["metrics"] = {"input_bytes": "input..size"}
+    assert refusal(data).field == "myapi.toml: status.metrics.input_bytes"

@@ -130,6 +130,7 @@ class DeclaredProvider(Provider):
         self._output_url = _optional(status.output_url)
         self._error_code = _optional(status.error_code)
         self._error_detail = _optional(status.error_detail)
+        self._metrics = {name: _Expression(text) for name, text in status.metrics.items()}
         self._envelope_code = _optional(spec.errors.code)
         self._envelope_detail = _optional(spec.errors.detail)
         self._states = spec.states.mapping()
@@ -280,6 +281,17 @@ class DeclaredProvider(Provider):
             raise BadResponseError(f"{self.name}: expected a number @ {self._progress.text}")
         return min(100.0, max(0.0, value * 100.0 / self.spec.status.progress_scale))
 
+    def _read_metrics(self, payload: Any) -> Mapping[str, Any]:
+        metrics: dict[str, Any] = {}
+        for name, expression in self._metrics.items():
+            value = expression.search(payload, self.name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise BadResponseError(f"{self.name}: expected a number @ {expression.text}")
+            metrics[name] = value
+        return metrics or EMPTY_MAPPING
+
     def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
         if not isinstance(payload, Mapping):
             raise BadResponseError(f"{self.name}: expected an object @ $")
@@ -296,6 +308,7 @@ class DeclaredProvider(Provider):
             provider=self.name,
             state=state,
             progress_percent=self._percent(payload),
+            metrics=self._read_metrics(payload),
             error_code=redact(self._text(self._error_code, payload), self._secrets)
             if ended_badly
             else None,

@@ -134,7 +134,8 @@ class Status:
     ``error_detail`` is a JMESPath expression into the status body (also a webhook's body).
     ``id_format`` is how the id appears there (``"operations/{id}"`` for a resource name);
     ``progress_scale`` is the value ``progress`` has when the job is done (100 for percent, 1
-    for a fraction).
+    for a fraction). ``metrics`` maps names to JMESPath expressions of numbers, kept in
+    ``JobStatus.metrics`` (``input_bytes`` also tells the poller the job's size).
     """
 
     path: str = attrs.field(validator=_id_path)
@@ -146,6 +147,16 @@ class Status:
     output_url: str | None = attrs.field(default=None, validator=_expression)
     error_code: str | None = attrs.field(default=None, validator=_expression)
     error_detail: str | None = attrs.field(default=None, validator=_expression)
+    metrics: Mapping[str, str] = attrs.field(factory=dict)
+
+    @metrics.validator
+    def _check_metrics(self, attribute: attrs.Attribute[Mapping[str, str]], value: object) -> None:
+        if not isinstance(value, Mapping):
+            raise SpecError(attribute.name, "must map metric names to JMESPath expressions")
+        for name, expression in value.items():
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise SpecError(f"{attribute.name}.{name}", "a metric name is like input_bytes")
+            check_expression(expression, f"{attribute.name}.{name}")
 
     @id_format.validator
     def _check_id_format(self, attribute: attrs.Attribute[str], value: object) -> None:

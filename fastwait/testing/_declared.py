@@ -2,12 +2,14 @@
 
 The same spec that drives the client drives the fake: a status body is written at the places
 the spec's JMESPath paths read (``id``, ``state``, ``progress``, ``output_url``, the error code
-and detail), the state value is the first the spec maps to the job's phase, and the spec's
+and detail), the state value is the first the spec maps to the job's phase, the metrics
+``input_bytes`` and ``output_bytes`` (when the spec names them) are the job's, and the spec's
 ``examples`` are laid over it (what a computed ``state`` expression, like AIP-151's, needs).
 Every phase's body is read back through a :class:`DeclaredProvider` of the same spec when the
 fake is made, so a spec the fake cannot play is refused then, never served wrong.
 
-The API lives under ``/{name}`` of the fake's URL (``fake.base_url(name)``). Where a spec is
+The API lives under ``/{name}`` of the fake's URL (``fake.base_url(name)``); job ids are
+dashed UUIDv7s (their creation time readable, as from tools.fast's ids). Where a spec is
 silent: output bytes are served at ``/{name}/_outputs/{id}`` (the ``output_url`` of a
 succeeded job); a missing or wrong credential is 401, an unknown job 404, canceling an ended
 job 409, each in the spec's error envelope (``{"error": {"code", "message"}}`` when it names
@@ -104,6 +106,7 @@ class DeclaredApi:
         self._output_keys = _keys(status.output_url)
         self._code_keys = _keys(status.error_code)
         self._detail_keys = _keys(status.error_detail)
+        self._metric_keys = {name: _keys(text) for name, text in status.metrics.items()}
         self._check_playable()
 
     @property
@@ -127,11 +130,18 @@ class DeclaredApi:
         return state if has_value or state not in _STAND_IN else _STAND_IN[state]
 
     def _render(
-        self, job_id: str, phase: JobPhase, percent: float | None, output_url: str
+        self,
+        job_id: str,
+        phase: JobPhase,
+        percent: float | None,
+        output_url: str,
+        metrics: Mapping[str, int] | None = None,
     ) -> dict[str, Any]:
         spec = self._spec
         state = self._sent_state(phase)
         body: dict[str, Any] = {}
+        for name, value in (metrics or {}).items():
+            _put(body, self._metric_keys.get(name), value)
         _put(body, self._id_keys, spec.status.id_format.replace("{id}", job_id))
         _put(body, self._state_keys, spec.states.first(state))
         if percent is not None:
@@ -189,7 +199,11 @@ class DeclaredApi:
                     job.readings += 1
                 percent = round(reported_percent(job, now, reading), 1)
         output_url = f"{self._state.url}{self._prefix}/_outputs/{job.id}"
-        return with_terminal_fields(job, now, self._render(job.id, phase, percent, output_url))
+        metrics = {"input_bytes": job.input_bytes}
+        if phase is JobPhase.SUCCEEDED:
+            metrics["output_bytes"] = self._state.config.output_size
+        body = self._render(job.id, phase, percent, output_url, metrics)
+        return with_terminal_fields(job, now, body)
 
     # -- routes -----------------------------------------------------------------------------
 

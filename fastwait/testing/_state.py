@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import Final
 
@@ -176,8 +177,10 @@ class FakeState:
         while True:
             if provider in ("compress", "convert"):
                 job_id = guid7_hex(int(wall * 1000), rng)
-            else:
+            elif provider in ("compressorapp", "media"):
                 job_id = random_uuid4(rng)
+            else:  # a declared API: a dashed UUIDv7, as many modern APIs give
+                job_id = str(uuid.UUID(guid7_hex(int(wall * 1000), rng)))
             if job_id not in store:
                 break
         now = self.clock()
