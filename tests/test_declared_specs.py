@@ -324,3 +324,24 @@ def test_declared_metrics_are_numbers_kept_in_the_status() -> None:
         provider(data).parse_status({"id": "j", "status": "done", "input": {"size": "big"}})
     data["status"]["metrics"] = {"input_bytes": "input..size"}
     assert refusal(data).field == "myapi.toml: status.metrics.input_bytes"
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (("status",), "x", "myapi.toml: status: must be a table"),
+        (("auth", "scheme"), "digest", "myapi.toml: auth.scheme: must be one of bearer, basic"),
+        (("submit", "fields"), {"a": 1}, "myapi.toml: submit.fields: must map field names to"),
+        (("errors", "not_ready_codes"), 5, "myapi.toml: errors.not_ready_codes: must be a"),
+        (("signs_webhooks",), "yes", "myapi.toml: signs_webhooks: must be true or false"),
+    ],
+)
+def test_each_kind_of_wrong_value_is_named(
+    where: tuple[str, ...], value: object, message: str
+) -> None:
+    data = table()
+    inner = data
+    for key in where[:-1]:
+        inner = inner[key]
+    inner[where[-1]] = value
+    assert str(refusal(data)).startswith(message)

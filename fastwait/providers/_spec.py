@@ -98,9 +98,15 @@ def _strings(value: object) -> tuple[str, ...]:
     return value  # type: ignore[return-value]
 
 
-def _state_names(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, tuple) or not all(isinstance(v, str) and v for v in value):
-        raise SpecError(attribute.name, "must be a state name or a list of state names")
+def _names_of(what: str) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, tuple) or not all(isinstance(v, str) and v for v in value):
+            raise SpecError(attribute.name, f"must be a {what} or a list of {what}s")
+
+    return check
+
+
+_state_names = _names_of("state name")
 
 
 @attrs.frozen
@@ -277,7 +283,9 @@ class ErrorBody:
 
     code: str | None = attrs.field(default=None, validator=_expression)
     detail: str | None = attrs.field(default=None, validator=_expression)
-    not_ready_codes: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    not_ready_codes: tuple[str, ...] = attrs.field(
+        default=(), converter=_strings, validator=_names_of("code")
+    )
 
 
 @attrs.frozen
@@ -315,7 +323,7 @@ class ApiSpec:
     def _check_examples(
         self, attribute: attrs.Attribute[Mapping[str, Mapping[str, Any]]], value: object
     ) -> None:
-        states = {state.name.lower() for state in JobState}
+        states = [state.name.lower() for state in JobState]
         if not isinstance(value, Mapping):
             raise SpecError(attribute.name, "must map state names to JSON objects")
         for state, body in value.items():

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import cattrs
 
 from fastwait.exceptions import SpecError
@@ -74,7 +76,11 @@ _converter.get_structure_hook(States)
 _converter.get_structure_hook(Submit)
 
 
-def _describe(exc: BaseException, _: type | None) -> str:
+def _describe(exc: BaseException, wanted: type | None) -> str:
+    if typing.get_origin(wanted) is typing.Literal:
+        return "must be one of " + ", ".join(map(str, typing.get_args(wanted)))
+    if wanted is not None and attrs.has(wanted) and not isinstance(exc, SpecError | KeyError):
+        return "must be a table"
     if isinstance(exc, SpecError):
         return f"\0{exc.field}\0{exc.reason}"
     if isinstance(exc, _WrongType):
@@ -85,8 +91,6 @@ def _describe(exc: BaseException, _: type | None) -> str:
         )
     if isinstance(exc, KeyError):
         return "is required"
-    if isinstance(exc, ValueError) and "not in literal" in str(exc):
-        return "is not one of the allowed values"
     return f"is not valid ({type(exc).__name__})"
 
 
