@@ -118,3 +118,22 @@ async def test_receive_takes_a_declared_spec_and_accepts_its_signed_webhooks(
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert [d.result for d in deliveries] == [200], stderr.decode()
     assert job_id in stderr.decode()
+
+
+async def test_wait_listen_receives_a_declared_apis_webhooks(spec_file: Path) -> None:
+    port = _free_port()
+    hook = f"http://127.0.0.1:{port}/hooks/myapi"
+    async with FakeProvider(
+        seed=7, durations=3.0, specs=[spec_file], webhook_secret=SECRET
+    ) as fake:
+        ids = [fake.create_job("myapi", callback_url=hook) for _ in range(2)]
+        fake.faults.error_rate = 1.0  # only the webhooks can tell the end
+        code, out, err = await fastwait(
+            "wait", "--provider-spec", str(spec_file), "--base-url", fake.base_url("myapi"),
+            "--listen", f"127.0.0.1:{port}", "--jsonl", *ids,
+            env={"MYAPI_TOKEN": "test-key", "FASTWAIT_WEBHOOK_SECRET": SECRET},
+        )  # fmt: skip
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert sorted(line["id"] for line in lines) == sorted(ids)
+    assert {line["source"] for line in lines} == {"webhook"}

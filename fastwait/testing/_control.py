@@ -5,7 +5,8 @@ Benchmarks start ``python -m fastwait.testing`` in a subprocess and cannot call
 
 - ``POST /_fake/jobs`` ``{"provider", "count", "duration"?, "fail"?, "fails_at"?,
   "queue_time"?, "curve"?, "file_name"?, "target_format"?, "callback_url"?}`` ->
-  ``{"ids": [...]}``; unset values are drawn from the fake's job model for each job
+  ``{"ids": [...]}`` (``provider``: a built-in API's name or a declared one's); unset
+  values are drawn from the fake's job model for each job
   (``duration`` counts from submission, queue included; ``fails_at`` is the share of its
   running time at which a failing job ends; ``curve`` a :class:`ProgressCurve` value)
 - ``GET /_fake/jobs?provider=...`` -> ``{"jobs": [{"provider", "id", "requests",
