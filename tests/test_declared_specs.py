@@ -345,3 +345,8 @@ def test_each_kind_of_wrong_value_is_named(
         inner = inner[key]
     inner[where[-1]] = value
     assert str(refusal(data)).startswith(message)
+
+
+def test_a_python_spec_with_a_table_of_the_wrong_kind_is_named() -> None:
+    with pytest.raises(SpecError, match=r"^status: must be a Status$"):
+        ApiSpec(name="myapi", status="/v1/jobs/{id}", states=States(succeeded="ok", failed="x"))  # type: ignore[arg-type]

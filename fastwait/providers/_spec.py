@@ -88,6 +88,16 @@ def _one_of(*allowed: str) -> Any:
     return check
 
 
+def _instance(kind: type, *, optional: bool = False) -> Any:
+    """A validator: the value is a ``kind`` (or None when ``optional``), else SpecError."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not (isinstance(value, kind) or (optional and value is None)):
+            raise SpecError(attribute.name, f"must be a {kind.__name__}")
+
+    return check
+
+
 def _strings(value: object) -> tuple[str, ...]:
     """A tuple of strings from a string or an iterable of strings (what a TOML file or a
     Python caller writes); anything else is left as it is for the validator to refuse."""
@@ -302,14 +312,14 @@ class ApiSpec:
     """
 
     name: str = attrs.field()
-    status: Status = attrs.field()
-    states: States = attrs.field()
-    base_url: str | None = None
-    auth: Auth | None = None
-    submit: Submit | None = None
-    cancel: Cancel | None = None
-    errors: ErrorBody = attrs.field(factory=ErrorBody)
-    signs_webhooks: bool = True
+    status: Status = attrs.field(validator=_instance(Status))
+    states: States = attrs.field(validator=_instance(States))
+    base_url: str | None = attrs.field(default=None, validator=_instance(str, optional=True))
+    auth: Auth | None = attrs.field(default=None, validator=_instance(Auth, optional=True))
+    submit: Submit | None = attrs.field(default=None, validator=_instance(Submit, optional=True))
+    cancel: Cancel | None = attrs.field(default=None, validator=_instance(Cancel, optional=True))
+    errors: ErrorBody = attrs.field(factory=ErrorBody, validator=_instance(ErrorBody))
+    signs_webhooks: bool = attrs.field(default=True, validator=_instance(bool))
     examples: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
     @name.validator
