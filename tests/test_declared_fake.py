@@ -20,12 +20,14 @@ from fastwait import (
     StandardWebhookVerifier,
     receiver,
 )
-from fastwait.exceptions import BadResponseError, ConfigurationError
+from fastwait.exceptions import AuthenticationError, BadResponseError, ConfigurationError
 from fastwait.providers import (
     ApiSpec,
+    Auth,
     DeclaredProvider,
     States,
     Status,
+    Submit,
     google_operation,
     load_spec,
     microsoft_operation,
@@ -279,3 +281,26 @@ async def test_the_fake_writes_the_jobs_metrics_and_uuid7_ids(spec_file: Path) -
             status = await client.status(job_id)
         assert status.metrics == {"input_bytes": fake.job("myapi", job_id).input_bytes}
         assert uuid.UUID(job_id).version == 7
+
+
+@pytest.mark.parametrize("scheme", ["basic", "header"])
+async def test_a_multipart_submit_with_each_auth_scheme(scheme: str, tmp_path: Path) -> None:
+    spec = ApiSpec(
+        name="uploads",
+        status=Status(path="/jobs/{id}", output_url="links.result"),
+        states=States(queued="new", running="busy", succeeded="ready", failed="broken"),
+        auth=Auth(env="UPLOADS_KEY", scheme=scheme, header="Authorization"),  # type: ignore[arg-type]
+        submit=Submit(path="/jobs", file_field="media", fields={"preset": "web"}),
+    )
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"pretend jpeg bytes")
+    async with FakeProvider(seed=1, durations=0.2, specs=[spec]) as fake:
+        async with Client(fake.declared_provider("uploads"), policy=FAST) as client:
+            accepted = await client.submit(photo)
+            assert (await client.wait(accepted.id, timeout=10)).download_url
+        job = fake.job("uploads", accepted.id)
+        assert job.file_name == "photo.jpg"
+        wrong = DeclaredProvider(spec, api_key="wrong-key", base_url=fake.base_url("uploads"))
+        async with Client(wrong, policy=FAST) as client:
+            with pytest.raises(AuthenticationError):
+                await client.status(accepted.id)
