@@ -350,3 +350,11 @@ def test_each_kind_of_wrong_value_is_named(
 def test_a_python_spec_with_a_table_of_the_wrong_kind_is_named() -> None:
     with pytest.raises(SpecError, match=r"^status: must be a Status$"):
         ApiSpec(name="myapi", status="/v1/jobs/{id}", states=States(succeeded="ok", failed="x"))  # type: ignore[arg-type]
+
+
+def test_the_credential_is_never_in_an_error_or_a_repr() -> None:
+    api = provider()
+    assert api.secrets() == (TOKEN,)
+    error = api.parse_error(400, b'{"error": {"code": "x", "message": "bad tok_3f9a"}}', {})
+    assert TOKEN not in str(error)
+    assert TOKEN not in repr(api)

@@ -183,6 +183,10 @@ class DeclaredProvider(Provider):
     def __repr__(self) -> str:
         return f"DeclaredProvider({self.name!r}, base_url={self.base_url!r})"
 
+    def secrets(self) -> tuple[str, ...]:
+        """The credential, and its Basic token: removed from any text an error carries."""
+        return self._secret_values
+
     @property
     def _secrets(self) -> tuple[str, ...]:
         return self._secret_values
