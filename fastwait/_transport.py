@@ -104,13 +104,18 @@ class HttpTransport:
                 raise _unusable_host(request) from None
 
     async def json(
-        self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
+        self,
+        request: ApiRequest,
+        *,
+        ok: tuple[int, ...] = (200,),
+        upload: Path | None = None,
+        empty_ok: bool = False,
     ) -> JsonResponse:
         """Send ``request`` and decode its JSON body."""
         if upload is None and not request.has_body:
             return await self._json_without_body(request, ok)
         async with self.open(request, ok=ok, upload=upload) as response:
-            return await _json_response(response)
+            return await _json_response(response, empty_ok=empty_ok)
 
     async def _json_without_body(self, request: ApiRequest, ok: tuple[int, ...]) -> JsonResponse:
         """:meth:`json` for a request without a body (every status poll): the same answers
@@ -135,8 +140,12 @@ class HttpTransport:
             return response.headers
 
 
-async def _json_response(response: aiohttp.ClientResponse) -> JsonResponse:
+async def _json_response(
+    response: aiohttp.ClientResponse, *, empty_ok: bool = False
+) -> JsonResponse:
     body = await response.content.read(_MAX_JSON_BYTES + 1)
+    if empty_ok and not body.strip():
+        return JsonResponse(response.status, None, response.headers)
     if len(body) > _MAX_JSON_BYTES:
         raise BadResponseError(f"response JSON exceeds {_MAX_JSON_BYTES} bytes")
     if response.content_length is not None and len(body) < response.content_length:
