@@ -2,24 +2,29 @@
 
 Each test serves ``create_wsgi_app`` with wsgiref's server on a loopback port and talks HTTP
 to it; deliveries are signed with fastwait's signer (once with the Standard Webhooks reference
-library) and published on the SyncClient's loop thread, where its waiters wake.
+library) and published on the SyncClient's loop thread, where its waiters wake. The hostile
+requests of the aiohttp/ASGI parity table (``test_receiver_parity.py``) get the aiohttp app's
+answers here too, except the rows whose outcome a WSGI server decides (chunked bodies, a body's
+deadline).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import http.client
 import json
 import socket
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import seed_payloads as seeds
+import test_receiver_parity as parity
 from redis_support import RedisHarness, redis_harness
 from standardwebhooks.webhooks import Webhook
 from wsgi_support import serving
@@ -516,3 +521,47 @@ async def test_a_delivery_into_redis_wakes_a_waiter_of_another_replica(
         await asyncio.to_thread(receiving.close)
     assert answer == (200, {"status": "accepted"})
     assert resolution.source == "webhook"
+
+
+# --- the same answers as the aiohttp app ------------------------------------------------------
+
+SERVER_DEPENDENT = {"chunked-over-limit", "chunked-within-limit", "slow-body", "chunks-never-end"}
+"""Rows a WSGI app cannot answer alike: wsgiref reads no chunked body, and a body's deadline is
+the WSGI server's (the 408 above is answered when the server's read times out)."""
+
+
+@contextlib.asynccontextmanager
+async def wsgi_served(store: MemoryResultStore | None = None) -> AsyncIterator[parity.Served]:
+    served = parity.Served(("", 0))
+    sync = SyncClient(ToolsFastCompress("test-api-key"), registry=parity._registry(served, store))
+    try:
+        options = {k: v for k, v in parity.OPTIONS.items() if k != "body_timeout"}
+        app = create_wsgi_app(sync, parity.providers(), **options)
+        with serving(app) as root:
+            served.address = _address(root)
+            yield served
+    finally:
+        await asyncio.to_thread(sync.close)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [row for name, row in parity.ROWS.items() if name not in SERVER_DEPENDENT],
+    ids=[name for name in parity.ROWS if name not in SERVER_DEPENDENT],
+)
+async def test_the_wsgi_app_answers_a_request_like_the_aiohttp_app(row: parity.Row) -> None:
+    requests = row.requests()
+    async with (
+        parity.aiohttp_served(parity.FailingOnceStore() if row.failing_store else None) as aio,
+        wsgi_served(parity.FailingOnceStore() if row.failing_store else None) as wsgi,
+    ):
+        from_aiohttp = await parity.run_row(aio, requests)
+        from_wsgi = await parity.run_row(wsgi, requests)
+
+    def seen(response: parity.Response) -> dict[str, Any]:
+        # The connection is the WSGI server's to keep or close (PEP 3333).
+        return {k: v for k, v in response.seen().items() if k != "connection"}
+
+    assert [seen(r) for r in from_wsgi] == [seen(r) for r in from_aiohttp]
+    assert wsgi.statuses == aio.statuses
+    assert wsgi.events == aio.events

@@ -1,42 +1,43 @@
 """The receiver as a WSGI application, for Flask, classic Django and any WSGI server.
 
-``create_wsgi_app(sync_client, ...)`` answers the same routes with the same checks and answers
-as the aiohttp app (the table in :mod:`fastwait.receiver`): ``POST /hooks/{provider}``,
-``POST /callbacks/{token}``, ``GET /healthz``, relative to where it is mounted (``PATH_INFO``).
-What a delivery means is the :class:`WebhookReceiver`'s business, and it runs where the
-registry lives: on the :class:`~fastwait.SyncClient`'s loop thread (:meth:`SyncClient.run
-<fastwait.SyncClient.run>`), so a waiter of the same process wakes at once, and a waiter on
-any replica wakes when that registry is shared (``Registry(redis=...)``).
+``create_wsgi_app(sync_client, ...)`` answers the same routes with the same answers as the
+aiohttp and ASGI apps: like them it only carries bytes to and from :class:`WebhookEndpoints`,
+which decides every answer. The endpoints, and the registry they publish into, live on the
+:class:`~fastwait.SyncClient`'s loop thread; this app hands them each request's head and body
+there (:meth:`SyncClient.run <fastwait.SyncClient.run>`), so a waiter of the same process wakes
+at once, and a waiter on any replica wakes when that registry is shared (``Registry(redis=...)``).
 
-This module owns only WSGI's HTTP: routing, the Content-Type check and reading ``wsgi.input``
-under the limit (the declared ``CONTENT_LENGTH`` first, refused unread when larger; a body
-without one is read only where the server says it ends, ``wsgi.input_terminated``, and never
-more than ``limit + 1`` bytes of it). WSGI gives an application no deadline on its input: the
-408 is answered when the server's read times out (a server with a socket timeout raises
-``TimeoutError``); slow senders are otherwise the server's to bound (waitress and gunicorn do).
+What stays here is WSGI's own: the request's head out of ``environ``, and ``wsgi.input`` read
+in the server's thread the way the endpoints say (the declared ``CONTENT_LENGTH``, refused
+unread when larger; a body without one only where the server says it ends,
+``wsgi.input_terminated``, and never more than ``limit + 1`` bytes of it). WSGI gives an
+application no deadline on its input, nor a way to close the connection: the 408 is answered
+when the server's read times out (a server with a socket timeout raises ``TimeoutError``), and
+slow senders are otherwise the server's to bound (waitress and gunicorn do).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from http import HTTPStatus
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeVar
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 from fastwait._sync_client import SyncClient
-from fastwait.events import EventHook, WebhookRefused, emit
 from fastwait.providers import Provider
+from fastwait.receiver._endpoints import Answer, PendingDelivery, WebhookEndpoints
 from fastwait.receiver._receiver import DEFAULT_MAX_BODY_BYTES, Rejection, WebhookReceiver
 from fastwait.webhooks import CallbackBindings, CallbackTokens, StandardWebhookVerifier
 
 __all__ = ["WebhookWSGIApp", "create_wsgi_app"]
 
-_UTF8: Final = frozenset({"utf-8", "utf8"})
-_JSON_TYPE: Final = "application/json; charset=utf-8"
-_HEALTH_METHODS: Final = ("GET", "HEAD")
+T = TypeVar("T")
+
 _READ_CHUNK: Final = 65536
+_UNAVAILABLE: Final = Answer(503, b'{"error": "unavailable"}')
+"""The answer once the client is closed: the sender retries later (another replica, say)."""
+_HOP_BY_HOP: Final = frozenset({"connection"})
+"""Headers a WSGI application may not send (PEP 3333); the server decides the connection."""
 
 
 def create_wsgi_app(
@@ -70,76 +71,57 @@ def create_wsgi_app(
         dedupe_capacity=dedupe_capacity,
         keep_raw=keep_raw,
     )
-    return WebhookWSGIApp(client, receiver)
+    return WebhookWSGIApp(client, WebhookEndpoints(receiver))
 
 
 class WebhookWSGIApp:
-    """The WSGI callable :func:`create_wsgi_app` returns; ``receiver`` is its decision core."""
+    """The WSGI callable :func:`create_wsgi_app` returns; ``endpoints`` decide its answers."""
 
-    __slots__ = ("_client", "_hook", "receiver")
+    __slots__ = ("_client", "endpoints")
 
-    def __init__(self, client: SyncClient, receiver: WebhookReceiver) -> None:
+    def __init__(self, client: SyncClient, endpoints: WebhookEndpoints) -> None:
         self._client = client
-        self._hook: EventHook | None = receiver.registry.on_event
-        self.receiver = receiver
+        self.endpoints = endpoints
 
     def __repr__(self) -> str:
-        return f"WebhookWSGIApp({self.receiver!r})"
+        return f"WebhookWSGIApp({self.endpoints.receiver!r})"
+
+    @property
+    def receiver(self) -> WebhookReceiver:
+        return self.endpoints.receiver
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
-        _, route, *arguments = environ.get("PATH_INFO", "").split("/")
-        receiver = self.receiver
-        if route == "healthz" and not arguments:
-            if method not in _HEALTH_METHODS:
-                return _not_allowed(start_response, _HEALTH_METHODS)
-            body = _dumps({"status": "ok"})
-            return _respond(start_response, 200, body, head=method == "HEAD")
-        served = (route == "hooks" and receiver.accepts_signed) or (
-            route == "callbacks" and receiver.accepts_callbacks
-        )
-        if not served or len(arguments) != 1 or not arguments[0]:
-            return _respond(start_response, 404, _dumps({"error": "not_found"}))
-        if method != "POST":
-            return _not_allowed(start_response, ("POST",))
-        [argument] = arguments
-        name: str | None = None
-        try:
-            if route == "hooks":
-                name = argument if argument in receiver.providers else None
-                provider = receiver.provider(argument)
-                _require_json(environ)
-                body = _read_body(environ, receiver.max_body_bytes)
-                outcome = self._apply(receiver.accept_signed(provider, _headers(environ), body))
+        path = environ.get("PATH_INFO", "")
+        headers = _headers(environ)
+        opened = self._on_loop(self.endpoints.open, method, path, headers)
+        if isinstance(opened, PendingDelivery):
+            try:
+                body = _read_body(environ, opened)
+            except Rejection as rejection:
+                answer = self._on_loop(opened.refuse, rejection)
+            except TimeoutError:
+                answer = self._on_loop(opened.timed_out)
             else:
-                # The token is in the URL: check it before reading a byte of an anonymous body.
-                claim, provider = receiver.claim(argument)
-                name = provider.name
-                _require_json(environ)
-                body = _read_body(environ, receiver.max_body_bytes)
-                outcome = self._apply(receiver.accept_callback(claim, provider, body))
-        except Rejection as rejection:
-            self._refused(WebhookRefused(name, rejection.status, rejection.error))
-            return _respond(start_response, rejection.status, _dumps({"error": rejection.error}))
-        return _respond(start_response, 200, _dumps({"status": outcome}))
+                answer = self._run(opened.accept(body))
+        else:
+            answer = opened
+        return _respond(start_response, answer, head=method == "HEAD")
 
-    def _apply(self, delivery: Coroutine[Any, Any, str]) -> str:
-        """Run the receiver's coroutine on the client's loop; 503 once the client is closed."""
+    def _on_loop(self, call: Callable[..., T], *args: object) -> T | Answer:
+        """``call(*args)`` on the client's loop thread, where the endpoints and their events
+        live (503 once the client is closed)."""
+
+        async def on_loop() -> T:
+            return call(*args)
+
+        return self._run(on_loop())
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T | Answer:
         try:
-            return self._client.run(delivery)
-        except RuntimeError:
-            raise Rejection(503, "unavailable") from None
-
-    def _refused(self, event: WebhookRefused) -> None:
-        hook = self._hook
-        if hook is None:
-            return
-
-        async def report() -> None:  # on the loop, where the registry's sources report from
-            emit(hook, event)
-
-        with contextlib.suppress(RuntimeError):  # the client is closed: nobody listens
-            self._client.run(report())
+            return self._client.run(coroutine)
+        except RuntimeError:  # the client is closed (the server is stopping)
+            return _UNAVAILABLE
 
 
 def _headers(environ: WSGIEnvironment) -> dict[str, str]:
@@ -149,45 +131,24 @@ def _headers(environ: WSGIEnvironment) -> dict[str, str]:
         for key, value in environ.items()
         if key.startswith("HTTP_") and isinstance(value, str)
     }
-    if "CONTENT_TYPE" in environ:
-        headers["content-type"] = environ["CONTENT_TYPE"]
+    for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
+        value = environ.get(key)
+        if value:
+            headers[name] = value
     return headers
 
 
-def _require_json(environ: WSGIEnvironment) -> None:
-    """415 unless the body is declared ``application/json`` (a charset, if any, UTF-8)."""
-    content_type = environ.get("CONTENT_TYPE", "")
-    if content_type == "application/json":
-        return  # the usual header, accepted without parsing it
-    media_type, _, parameters = content_type.partition(";")
-    if media_type.strip().lower() != "application/json":
-        raise Rejection(415, "unsupported_media_type")
-    for parameter in parameters.split(";"):
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in _UTF8:
-            raise Rejection(415, "unsupported_media_type")
-
-
-def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
-    """The whole body if it is at most ``limit`` bytes: 413 as soon as it is known to be
-    larger (unread when declared so), 408 when the server's read of it times out."""
+def _read_body(environ: WSGIEnvironment, delivery: PendingDelivery) -> bytes:
+    """The body the way ``delivery`` says: its declared length (at most the limit, or the
+    endpoints had refused it), else what a terminated input holds up to ``limit + 1`` bytes
+    (413 past the limit). ``TimeoutError`` when the server's read times out."""
     stream: IO[bytes] = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH", "")
-    try:
-        if length:
-            if not length.isdigit():
-                raise Rejection(400, "invalid_content_length")
-            declared = int(length)
-            if declared > limit:
-                raise Rejection(413, "body_too_large")
-            return _read_up_to(stream, declared)
-        if not environ.get("wsgi.input_terminated"):
-            return b""  # PEP 3333: without a length, the input may not be read
-        body = _read_up_to(stream, limit + 1)
-    except TimeoutError:
-        raise Rejection(408, "body_timeout") from None
-    if len(body) > limit:
-        raise Rejection(413, "body_too_large")
+    if delivery.declared is not None:
+        return _read_up_to(stream, delivery.declared)
+    if not environ.get("wsgi.input_terminated"):
+        return b""  # PEP 3333: without a length, the input may not be read
+    body = _read_up_to(stream, delivery.limit + 1)
+    delivery.add(body)
     return body
 
 
@@ -204,25 +165,8 @@ def _read_up_to(stream: IO[bytes], size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _dumps(payload: dict[str, str]) -> bytes:
-    return json.dumps(payload).encode()
-
-
-def _respond(
-    start_response: StartResponse,
-    status: int,
-    body: bytes,
-    *,
-    head: bool = False,
-    allow: tuple[str, ...] = (),
-) -> list[bytes]:
-    headers = [("Content-Type", _JSON_TYPE), ("Content-Length", str(len(body)))]
-    if allow:
-        headers.append(("Allow", ", ".join(allow)))
-    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-    return [] if head else [body]
-
-
-def _not_allowed(start_response: StartResponse, allowed: tuple[str, ...]) -> list[bytes]:
-    body = _dumps({"error": "method_not_allowed"})
-    return _respond(start_response, 405, body, allow=allowed)
+def _respond(start_response: StartResponse, answer: Answer, *, head: bool) -> list[bytes]:
+    headers = [(name, value) for name, value in answer.headers if name.lower() not in _HOP_BY_HOP]
+    headers.append(("Content-Length", str(len(answer.body))))
+    start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", headers)
+    return [] if head else [answer.body]
