@@ -10,18 +10,21 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import attrs
 
 from fastwait.exceptions import BadResponseError, ConfigurationError, TransportError
 from fastwait.providers import ApiRequest, Provider
 from fastwait.providers._headers import parse_retry_after
+from fastwait.providers._urls import require_http_url, same_origin
 
-__all__ = ["HttpTransport", "JsonResponse"]
+__all__ = ["MAX_REDIRECTS", "HttpTransport", "JsonResponse"]
 
 _MAX_JSON_BYTES = 16 << 20
 
@@ -55,40 +58,66 @@ def _decode_json(body: bytes) -> Any:
 
 
 class HttpTransport:
-    """Sends one provider's requests over a session it does not own."""
+    """Sends one provider's requests over a session it does not own.
+
+    Redirects are followed here, not by aiohttp (which forwards every header but
+    ``Authorization`` to any origin): at most :data:`MAX_REDIRECTS` hops, and the provider's
+    :attr:`~fastwait.providers.Provider.credential_headers` go only to the origin of its
+    ``base_url``. A request or hop addressed elsewhere (an output on a CDN, a redirect to
+    object storage) is sent without them, and once dropped they are never sent again.
+    """
 
     def __init__(self, session: aiohttp.ClientSession, provider: Provider) -> None:
         self._session = session
         self._provider = provider
+        self._credentials = frozenset(name.lower() for name in provider.credential_headers)
+
+    def _addressed(self, request: ApiRequest) -> ApiRequest:
+        """``request`` without the credential headers unless it goes to the API's origin."""
+        headers = request.headers
+        if not headers or same_origin(request.url, self._provider.base_url):
+            return request
+        kept = {k: v for k, v in headers.items() if k.lower() not in self._credentials}
+        return request if len(kept) == len(headers) else attrs.evolve(request, headers=kept)
 
     @contextlib.asynccontextmanager
     async def open(
         self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The response to ``request`` with its body unread, once its status is in ``ok``."""
+        async with self._follow(request, ok, upload, hops=0) as response:
+            yield response
+
+    @contextlib.asynccontextmanager
+    async def _follow(
+        self, request: ApiRequest, ok: tuple[int, ...], upload: Path | None, *, hops: int
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """:meth:`open`, ``hops`` redirects into the chain already."""
         with contextlib.ExitStack() as files:
-            data: aiohttp.FormData | None = None
-            if request.file_field is not None or request.fields:
-                data = aiohttp.FormData()
-                for name, value in request.fields.items():
-                    data.add_field(name, value)
-                if request.file_field is not None:
-                    if upload is None:
-                        raise ConfigurationError("this request needs a file to upload")
-                    handle = files.enter_context(upload.open("rb"))
-                    data.add_field(request.file_field, handle, filename=upload.name)
-            try:
-                async with self._session.request(
-                    request.method, request.url, headers=request.headers, data=data
-                ) as response:
-                    if response.status not in ok:
-                        body = await response.content.read(1 << 16)
-                        raise self._provider.parse_error(response.status, body, response.headers)
-                    yield response
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise _mapped_error(request, exc) from exc
-            except UnicodeError:
-                raise _unusable_host(request) from None
+            while True:
+                request = self._addressed(request)
+                try:
+                    async with self._session.request(
+                        request.method,
+                        request.url,
+                        headers=request.headers,
+                        data=_form(request, upload, files),
+                        allow_redirects=False,
+                    ) as response:
+                        if response.status in ok:
+                            yield response
+                            return
+                        redirect = _redirected(request, response, hops)
+                        if redirect is None:
+                            body = await response.content.read(1 << 16)
+                            raise self._provider.parse_error(
+                                response.status, body, response.headers
+                            )
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    raise _mapped_error(request, exc) from exc
+                except UnicodeError:
+                    raise _unusable_host(request) from None
+                request, hops = redirect, hops + 1
 
     async def json(
         self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
@@ -101,25 +130,86 @@ class HttpTransport:
 
     async def _json_without_body(self, request: ApiRequest, ok: tuple[int, ...]) -> JsonResponse:
         """:meth:`json` for a request without a body (every status poll): the same answers
-        and errors as through :meth:`open`, without its context-manager machinery."""
+        and errors as through :meth:`open`, without its context-manager machinery unless the
+        API redirects."""
+        request = self._addressed(request)
         try:
             async with self._session.request(
-                request.method, request.url, headers=request.headers
+                request.method, request.url, headers=request.headers, allow_redirects=False
             ) as response:
-                if response.status not in ok:
+                if response.status in ok:
+                    return await _json_response(response)
+                redirect = _redirected(request, response, 0)
+                if redirect is None:
                     body = await response.content.read(1 << 16)
                     raise self._provider.parse_error(response.status, body, response.headers)
-                return await _json_response(response)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _mapped_error(request, exc) from exc
         except UnicodeError:
             raise _unusable_host(request) from None
+        async with self._follow(redirect, ok, None, hops=1) as response:
+            return await _json_response(response)
 
     async def empty(self, request: ApiRequest, *, ok: tuple[int, ...]) -> Mapping[str, str]:
         """Send ``request`` whose success answer has no body; return the headers."""
         async with self.open(request, ok=ok) as response:
             await response.read()
             return response.headers
+
+
+MAX_REDIRECTS = 10
+"""Redirect hops followed for one request; one more is a :class:`TransportError`."""
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def _form(
+    request: ApiRequest, upload: Path | None, files: contextlib.ExitStack
+) -> aiohttp.FormData | None:
+    """The multipart body of ``request`` (built anew for each hop: a body is read once)."""
+    if request.file_field is None and not request.fields:
+        return None
+    data = aiohttp.FormData()
+    for name, value in request.fields.items():
+        data.add_field(name, value)
+    if request.file_field is not None:
+        if upload is None:
+            raise ConfigurationError("this request needs a file to upload")
+        handle = files.enter_context(upload.open("rb"))
+        data.add_field(request.file_field, handle, filename=upload.name)
+    return data
+
+
+def _redirected(
+    request: ApiRequest, response: aiohttp.ClientResponse, hops: int
+) -> ApiRequest | None:
+    """The request a redirect answer asks for next, or None when ``response`` is no redirect.
+
+    303, and 301/302 to anything but GET or HEAD, become a GET without a body (as browsers and
+    aiohttp do); 307 and 308 repeat the request. Past :data:`MAX_REDIRECTS` hops, or to a
+    ``Location`` that is not an http(s) URL, the request got no usable answer: a
+    :class:`TransportError`, as aiohttp's own redirect errors were.
+    """
+    location = response.headers.get("Location")
+    if response.status not in _REDIRECT_STATUSES or location is None:
+        return None
+    if hops >= MAX_REDIRECTS:
+        raise TransportError(
+            f"{request.method} {_path_of(request.url)} failed: more than {MAX_REDIRECTS} redirects"
+        )
+    try:
+        url = require_http_url(urllib.parse.urljoin(request.url, location.strip()), "Location")
+    except (ConfigurationError, ValueError):
+        raise TransportError(
+            f"{request.method} {_path_of(request.url)} failed: redirected to a URL that is "
+            "not http(s)"
+        ) from None
+    url = url.split("#", 1)[0]
+    if response.status == 303 or (
+        response.status in (301, 302) and request.method not in ("GET", "HEAD")
+    ):
+        return ApiRequest("HEAD" if request.method == "HEAD" else "GET", url, request.headers)
+    return attrs.evolve(request, url=url)
 
 
 async def _json_response(response: aiohttp.ClientResponse) -> JsonResponse:

@@ -49,6 +49,10 @@ class Provider(abc.ABC):
     reports_progress: ClassVar[bool] = False
     signs_webhooks: ClassVar[bool] = True
     """False for APIs whose webhooks carry no signature: they get per-job callback tokens."""
+    credential_headers: ClassVar[frozenset[str]] = frozenset({"Authorization"})
+    """The request headers that carry this API's credential. They go only to the API's own
+    origin (that of ``base_url``): the transport drops them from a request, or a redirect
+    hop, addressed anywhere else."""
 
     base_url: str
 

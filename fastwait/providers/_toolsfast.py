@@ -72,6 +72,8 @@ _STATES: Mapping[str, JobState] = {
 
 _NOT_READY_CODES = frozenset({"jobs.not_ready", "compare.not_ready"})
 
+_KEY_HEADER = "X-Fast-Api-Key"
+
 
 _ESTIMATE = re.compile(
     r"""\s*(?:<=?|~|about|approx\.?|under|up\s+to|less\s+than)?\s*
@@ -217,6 +219,7 @@ class _ToolsFastJobs(Provider):
     """The job endpoints compress and convert share under ``{base}/{name}``."""
 
     reports_progress: ClassVar[bool] = True
+    credential_headers: ClassVar[frozenset[str]] = frozenset({_KEY_HEADER})
     __slots__ = ("_api_key", "base_url")
 
     def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL) -> None:
@@ -228,7 +231,7 @@ class _ToolsFastJobs(Provider):
 
     # --- requests -------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
-        return {"X-Fast-Api-Key": self._api_key}
+        return {_KEY_HEADER: self._api_key}
 
     def _job_url(self, job_id: str, suffix: str = "") -> str:
         return f"{self.base_url}/{self.name}/job/{require_job_id(job_id)}{suffix}"
