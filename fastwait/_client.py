@@ -25,7 +25,7 @@ import attrs
 
 from fastwait._completions import Completions
 from fastwait._models import JobAccepted, JobState, JobStatus
-from fastwait._transport import HttpTransport
+from fastwait._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpTransport
 from fastwait.downloads._directory import make_directory
 from fastwait.downloads._downloader import is_output_archive, save_output, unpack_outputs
 from fastwait.exceptions import (
@@ -100,7 +100,9 @@ class Client:
     it); ``policy`` tunes the adaptive poll schedule; ``on_progress`` is called with every
     non-terminal status this client's poller sees (it must not block). ``keep_raw`` keeps each
     status' payload as ``JobStatus.raw`` (by default ``raw`` is empty: a result is kept until
-    it expires, and the payload would be most of its size).
+    it expires, and the payload would be most of its size). ``max_response_bytes`` caps a JSON
+    answer, which is read whole before it is decoded (1 MiB; a larger one is a transient
+    ``BadResponseError``).
 
     Hybrid mode: with ``callback_url`` (the public root of a :mod:`fastwait.receiver` app fed into
     the same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
@@ -126,6 +128,7 @@ class Client:
         webhook_secret: str | None = None,
         callback_bindings: CallbackBindings | None = None,
         keep_raw: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if not isinstance(provider, Provider):
             raise ConfigurationError(f"provider must be a fastwait Provider, not {provider!r}")
@@ -133,6 +136,10 @@ class Client:
             raise ConfigurationError("max_connections must be at least 1")
         if not request_timeout > 0:
             raise ConfigurationError("request_timeout must be positive")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+            raise ConfigurationError("max_response_bytes must be an int")
+        if max_response_bytes < 1:
+            raise ConfigurationError("max_response_bytes must be at least 1")
         if callback_url is not None and not _is_http_url(callback_url):
             raise ConfigurationError("callback_url must be an absolute http(s) URL")
         self._tokens: CallbackTokens | None = None
@@ -161,6 +168,7 @@ class Client:
         self._request_timeout = request_timeout
         self._on_progress = on_progress
         self._keep_raw = keep_raw
+        self._max_response_bytes = max_response_bytes
         self._transport: HttpTransport | None = None
         self._poller: Poller | None = None
         self._submissions: collections.OrderedDict[str, _Submission] = collections.OrderedDict()
@@ -215,7 +223,9 @@ class Client:
                         sock_read=self._request_timeout,
                     ),
                 )
-            self._transport = HttpTransport(self._session, self._provider)
+            self._transport = HttpTransport(
+                self._session, self._provider, max_response_bytes=self._max_response_bytes
+            )
             self._poller = Poller(
                 self._provider.name,
                 self._fetch_status,

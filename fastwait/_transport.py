@@ -24,9 +24,11 @@ from fastwait.providers import ApiRequest, Provider
 from fastwait.providers._headers import parse_retry_after
 from fastwait.providers._urls import require_http_url, same_origin
 
-__all__ = ["MAX_REDIRECTS", "HttpTransport", "JsonResponse"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "MAX_REDIRECTS", "HttpTransport", "JsonResponse"]
 
-_MAX_JSON_BYTES = 16 << 20
+DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
+"""Largest JSON answer read, in bytes: a status is a few hundred, a compare answer with its two
+preview images a few hundred thousand."""
 
 
 class JsonResponse:
@@ -60,6 +62,7 @@ def _decode_json(body: bytes) -> Any:
 class HttpTransport:
     """Sends one provider's requests over a session it does not own.
 
+    A JSON answer is read whole, up to ``max_response_bytes``, before it is decoded.
     Redirects are followed here, not by aiohttp (which forwards every header but
     ``Authorization`` to any origin): at most :data:`MAX_REDIRECTS` hops, and the provider's
     :attr:`~fastwait.providers.Provider.credential_headers` go only to the origin of its
@@ -67,9 +70,16 @@ class HttpTransport:
     object storage) is sent without them, and once dropped they are never sent again.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, provider: Provider) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        provider: Provider,
+        *,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self._session = session
         self._provider = provider
+        self._max_response_bytes = max_response_bytes
         self._credentials = frozenset(name.lower() for name in provider.credential_headers)
 
     def _addressed(self, request: ApiRequest) -> ApiRequest:
@@ -126,7 +136,7 @@ class HttpTransport:
         if upload is None and request.file_field is None and not request.fields:
             return await self._json_without_body(request, ok)
         async with self.open(request, ok=ok, upload=upload) as response:
-            return await _json_response(response)
+            return await _json_response(response, self._max_response_bytes)
 
     async def _json_without_body(self, request: ApiRequest, ok: tuple[int, ...]) -> JsonResponse:
         """:meth:`json` for a request without a body (every status poll): the same answers
@@ -138,7 +148,7 @@ class HttpTransport:
                 request.method, request.url, headers=request.headers, allow_redirects=False
             ) as response:
                 if response.status in ok:
-                    return await _json_response(response)
+                    return await _json_response(response, self._max_response_bytes)
                 redirect = _redirected(request, response, 0)
                 if redirect is None:
                     body = await response.content.read(1 << 16)
@@ -148,7 +158,7 @@ class HttpTransport:
         except UnicodeError:
             raise _unusable_host(request) from None
         async with self._follow(redirect, ok, None, hops=1) as response:
-            return await _json_response(response)
+            return await _json_response(response, self._max_response_bytes)
 
     async def empty(self, request: ApiRequest, *, ok: tuple[int, ...]) -> Mapping[str, str]:
         """Send ``request`` whose success answer has no body; return the headers."""
@@ -212,13 +222,39 @@ def _redirected(
     return attrs.evolve(request, url=url)
 
 
-async def _json_response(response: aiohttp.ClientResponse) -> JsonResponse:
-    body = await response.content.read(_MAX_JSON_BYTES + 1)
-    if len(body) > _MAX_JSON_BYTES:
-        raise BadResponseError(f"response JSON exceeds {_MAX_JSON_BYTES} bytes")
-    if response.content_length is not None and len(body) < response.content_length:
-        raise BadResponseError("response JSON is truncated", transient=True)
+async def _json_response(response: aiohttp.ClientResponse, limit: int) -> JsonResponse:
+    body = await _read_body(response, limit)
     return JsonResponse(response.status, _decode_json(body), response.headers)
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body of ``response``, at most ``limit`` bytes.
+
+    ``content.read(n)`` returns what has arrived so far, so it is called until the end of the
+    body: a status sent in two writes, or a chunk cut inside a character, is decoded only once
+    complete. A body cut short raises aiohttp's payload error (a transient error, mapped by the
+    caller); a larger one is a transient :class:`BadResponseError` (an API or proxy sending
+    megabytes for a status is misbehaving now, and may not be later).
+    """
+    length = response.content_length
+    if length is not None and length > limit:
+        raise _too_large(limit)
+    content = response.content
+    body = await content.read(limit + 1)
+    if content.at_eof() and len(body) <= limit:
+        return body  # all of it had arrived: the common case
+    parts = [body]
+    size = len(body)
+    while size <= limit and (part := await content.read(limit + 1 - size)):
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        raise _too_large(limit)
+    return b"".join(parts)
+
+
+def _too_large(limit: int) -> BadResponseError:
+    return BadResponseError(f"response JSON is larger than {limit} bytes", transient=True)
 
 
 def _mapped_error(

@@ -1,0 +1,123 @@
+"""Answers an API should never give, from a tiny loopback server of the test: bodies that arrive
+in pieces or too large, statuses of the wrong job, JSON nested past any parser's depth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import seed_payloads as seeds
+from aiohttp import web
+
+from fastwait import Client, PollPolicy
+from fastwait.exceptions import BadResponseError
+from fastwait.providers import ToolsFastCompress
+
+KEY = "test-key"
+FAST = PollPolicy(first_poll=0.01, blind_first_poll=0.01, floor=0.01, ceiling=0.05)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def serve(handler: Handler) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def status_body(**fields: Any) -> bytes:
+    return json.dumps({**seeds.TF_COMPRESS_STATUS, **fields}, ensure_ascii=False).encode()
+
+
+async def written_in_pieces(
+    request: web.Request, pieces: list[bytes], *, chunked: bool
+) -> web.StreamResponse:
+    """Answer ``pieces`` in separate writes, a slow network's pause between them."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    if chunked:
+        response.enable_chunked_encoding()
+    else:
+        response.content_length = sum(map(len, pieces))
+    await response.prepare(request)
+    for index, piece in enumerate(pieces):
+        if index:
+            await asyncio.sleep(0.3)  # the network's pause, not a synchronisation
+        await response.write(piece)
+    await response.write_eof()
+    return response
+
+
+async def status_from(handler: Handler, **client_options: Any) -> Any:
+    async for url in serve(handler):
+        async with Client(ToolsFastCompress(KEY, url), **client_options) as client:
+            return await client.status(seeds.TF_JOB_ID)
+    raise AssertionError("unreachable")
+
+
+# --- bodies that arrive in pieces (item 3) -------------------------------------------------
+
+
+async def test_a_valid_status_of_several_hundred_kib_is_read_whole() -> None:
+    body = status_body(progress={"percent": 100, "phase": "x" * (300 << 10)})
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, content_type="application/json")
+
+    status = await status_from(big)
+    assert status.progress_phase == "x" * (300 << 10)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_status_sent_in_two_writes_is_read_once_both_arrived(chunked: bool) -> None:
+    body = status_body()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        return await written_in_pieces(request, [body[:40], body[40:]], chunked=chunked)
+
+    status = await status_from(slow)
+    assert status.id == seeds.TF_JOB_ID
+
+
+async def test_a_chunked_body_split_inside_a_character_is_decoded_whole() -> None:
+    body = status_body(progress={"percent": 40, "phase": "réduction"})
+    cut = body.index("é".encode()) + 1  # between the two bytes of é
+
+    async def split(request: web.Request) -> web.StreamResponse:
+        return await written_in_pieces(request, [body[:cut], body[cut:]], chunked=True)
+
+    status = await status_from(split)
+    assert status.progress_phase == "réduction"
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_body_over_the_size_limit_is_a_clear_transient_error(chunked: bool) -> None:
+    body = status_body(progress={"percent": 1, "phase": "x" * (2 << 20)})
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        return await written_in_pieces(request, [body], chunked=chunked)
+
+    with pytest.raises(BadResponseError, match="larger than 1048576 bytes") as raised:
+        await status_from(huge)
+    assert raised.value.transient
+
+
+async def test_the_size_limit_is_settable() -> None:
+    body = status_body(progress={"percent": 1, "phase": "x" * (2 << 20)})
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, content_type="application/json")
+
+    status = await status_from(huge, max_response_bytes=4 << 20)
+    assert status.progress_phase is not None
+    with pytest.raises(BadResponseError, match="larger than 1000 bytes"):
+        await status_from(huge, max_response_bytes=1000)
