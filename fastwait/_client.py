@@ -46,6 +46,7 @@ from fastwait.providers import (
     Provider,
     ToolsFastCompress,
 )
+from fastwait.providers._validation import require_status_of
 from fastwait.registry._registry import Registry
 from fastwait.registry._store import JobJournal, PollLease, Resolution
 from fastwait.webhooks._callback_bindings import CallbackBindings
@@ -324,9 +325,12 @@ class Client:
         return f"{self._callback_url}/callbacks/{token}", nonce
 
     async def status(self, job_id: str) -> JobStatus:
-        """The job's current status, fetched now (one request)."""
+        """The job's current status, fetched now (one request).
+
+        Raises a transient ``BadResponseError`` when the API answers with another job's status.
+        """
         status, _ = await self._fetch_status(job_id)
-        return status
+        return require_status_of(status, self._provider.name, job_id)
 
     async def _fetch_status(self, job_id: str) -> tuple[JobStatus, float | None]:
         transport, _ = self._open()

@@ -13,7 +13,7 @@ import seed_payloads as seeds
 from aiohttp import web
 
 from fastwait import Client, PollPolicy
-from fastwait.exceptions import BadResponseError
+from fastwait.exceptions import BadResponseError, WaitTimeout
 from fastwait.providers import ToolsFastCompress
 
 KEY = "test-key"
@@ -121,3 +121,51 @@ async def test_the_size_limit_is_settable() -> None:
     assert status.progress_phase is not None
     with pytest.raises(BadResponseError, match="larger than 1000 bytes"):
         await status_from(huge, max_response_bytes=1000)
+
+
+# --- a status of the wrong job (item 2) ----------------------------------------------------
+
+ASKED = seeds.TF_JOB_ID
+OTHER = "019c56457340753ba9441d7b4e6516b1"
+
+
+def answering(*ids: str) -> tuple[Handler, list[str]]:
+    """A status endpoint answering a succeeded status naming ``ids[n]`` to its n-th poll
+    (the last id thereafter); the returned list records the path of every poll."""
+    polled: list[str] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        polled.append(request.path)
+        job_id = ids[min(len(polled), len(ids)) - 1]
+        return web.json_response({**seeds.TF_COMPRESS_STATUS, "id": job_id})
+
+    return answer, polled
+
+
+async def test_a_status_naming_another_job_resolves_neither_and_the_job_is_polled_again() -> None:
+    answer, polled = answering(OTHER, OTHER, ASKED)
+    async for url in serve(answer):
+        async with Client(ToolsFastCompress(KEY, url), policy=FAST) as client:
+            status = await client.wait(ASKED, timeout=30)
+            assert status.id == ASKED
+            assert await client.registry.resolution(("compress", OTHER)) is None
+    assert polled == [f"/compress/job/{ASKED}"] * 3
+
+
+async def test_a_wait_that_only_hears_about_another_job_times_out_with_that_error() -> None:
+    answer, _ = answering(OTHER)
+    async for url in serve(answer):
+        async with Client(ToolsFastCompress(KEY, url), policy=FAST) as client:
+            with pytest.raises(WaitTimeout) as raised:
+                await client.wait(ASKED, timeout=0.3)
+            assert await client.registry.resolution(("compress", OTHER)) is None
+    error = raised.value.last_error
+    assert isinstance(error, BadResponseError)
+    assert error.transient
+    assert "another job" in str(error)
+
+
+async def test_status_refuses_an_answer_about_another_job() -> None:
+    answer, _ = answering(OTHER)
+    with pytest.raises(BadResponseError, match="another job"):
+        await status_from(answer)

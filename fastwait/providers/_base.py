@@ -99,6 +99,16 @@ class Provider(abc.ABC):
     def delete_request(self, job_id: str) -> ApiRequest:
         """The request that deletes a finished job and its artifacts."""
 
+    def may_own_job(self, job_id: str) -> bool:
+        """False when ``job_id`` cannot be one of this API's job ids, True when it can or
+        when the API's documents do not say (the default).
+
+        The receiver refuses a delivery whose job fails this on the route it came by: the
+        signature does not cover the route, so a status replayed to another provider's route
+        must not be applied there where the ids can tell.
+        """
+        return True
+
     # --- translation (pure) ---------------------------------------------------------------
     @abc.abstractmethod
     def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:

@@ -42,6 +42,7 @@ from fastwait.providers._errors import api_error, decode_json, redact
 from fastwait.providers._urls import require_base_url, require_http_url, same_origin
 from fastwait.providers._validation import (
     is_job_id,
+    is_uuid7,
     job_state,
     payload_job_id,
     require_job_id,
@@ -277,6 +278,10 @@ class _ToolsFastJobs(Provider):
 
     def delete_request(self, job_id: str) -> ApiRequest:
         return ApiRequest("DELETE", self._job_url(job_id), self._headers())
+
+    def may_own_job(self, job_id: str) -> bool:
+        """Every tools.fast job id is a GUIDv7 (``JobAcceptedResponse.id``, document 002)."""
+        return is_uuid7(job_id)
 
     # --- translation ----------------------------------------------------------------------
     def _structure(self, payload: Any, cls: type[_W]) -> _W:
