@@ -224,7 +224,12 @@ def _redirected(
 
 async def _json_response(response: aiohttp.ClientResponse, limit: int) -> JsonResponse:
     body = await _read_body(response, limit)
-    return JsonResponse(response.status, _decode_json(body), response.headers)
+    try:
+        payload = _decode_json(body)
+    except RecursionError:
+        # No status nests a thousand deep; a hostile or broken API's answer may.
+        raise BadResponseError("response JSON is nested too deeply") from None
+    return JsonResponse(response.status, payload, response.headers)
 
 
 async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:

@@ -169,3 +169,27 @@ async def test_status_refuses_an_answer_about_another_job() -> None:
     answer, _ = answering(OTHER)
     with pytest.raises(BadResponseError, match="another job"):
         await status_from(answer)
+
+
+# --- JSON nested past the decoder's depth (item 9) -----------------------------------------
+
+
+async def nested(request: web.Request) -> web.StreamResponse:
+    body = b'{"id": "' + seeds.TF_JOB_ID.encode() + b'", "x": ' + b"[" * 50_000 + b"]" * 50_000
+    return web.Response(body=body + b"}", content_type="application/json")
+
+
+async def test_a_status_nested_past_the_decoders_depth_is_a_bad_response() -> None:
+    with pytest.raises(BadResponseError, match="nested too deeply"):
+        await status_from(nested)
+
+
+async def test_a_poll_answered_with_deeply_nested_json_fails_the_wait_with_a_typed_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async for url in serve(nested):
+        async with Client(ToolsFastCompress(KEY, url), policy=FAST) as client:
+            with pytest.raises(BadResponseError, match="nested too deeply"):
+                await client.wait(seeds.TF_JOB_ID, timeout=10)
+    assert "Traceback" not in caplog.text
+    assert "unexpected error" not in caplog.text
