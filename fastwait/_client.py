@@ -26,6 +26,7 @@ import attrs
 from fastwait._completions import Completions
 from fastwait._models import JobAccepted, JobState, JobStatus
 from fastwait._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpTransport
+from fastwait.downloads._archive import ArchiveLimits
 from fastwait.downloads._directory import make_directory
 from fastwait.downloads._downloader import is_output_archive, save_output, unpack_outputs
 from fastwait.exceptions import (
@@ -103,7 +104,8 @@ class Client:
     status' payload as ``JobStatus.raw`` (by default ``raw`` is empty: a result is kept until
     it expires, and the payload would be most of its size). ``max_response_bytes`` caps a JSON
     answer, which is read whole before it is decoded (1 MiB; a larger one is a transient
-    ``BadResponseError``).
+    ``BadResponseError``). ``archive_limits`` bounds what a multi-output ZIP may unpack to
+    (:class:`~fastwait.downloads.ArchiveLimits`; beyond them it is refused as a zip bomb).
 
     Hybrid mode: with ``callback_url`` (the public root of a :mod:`fastwait.receiver` app fed into
     the same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
@@ -130,6 +132,7 @@ class Client:
         callback_bindings: CallbackBindings | None = None,
         keep_raw: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        archive_limits: ArchiveLimits | None = None,
     ) -> None:
         if not isinstance(provider, Provider):
             raise ConfigurationError(f"provider must be a fastwait Provider, not {provider!r}")
@@ -170,6 +173,7 @@ class Client:
         self._on_progress = on_progress
         self._keep_raw = keep_raw
         self._max_response_bytes = max_response_bytes
+        self._archive_limits = archive_limits
         self._transport: HttpTransport | None = None
         self._poller: Poller | None = None
         self._submissions: collections.OrderedDict[str, _Submission] = collections.OrderedDict()
@@ -413,7 +417,9 @@ class Client:
         """Download and return every output file: a multi-output ZIP is unpacked into ``dest``.
 
         Member names are sanitized like any API-suggested name and follow :meth:`download`'s
-        rules for names already taken; the ZIP itself is removed.
+        rules for names already taken; the ZIP itself is removed. An archive the client's
+        ``archive_limits`` refuse (a zip bomb), or with a member that cannot be unpacked,
+        raises ``DownloadError`` and leaves none of its members.
         """
         if status is None:
             status = await self.status(job_id)
@@ -421,7 +427,9 @@ class Client:
         path = await self.download(job_id, dest, status=status, overwrite=overwrite and not archive)
         if not archive:
             return [path]
-        return await unpack_outputs(path, Path(dest), job_id=job_id, overwrite=overwrite)
+        return await unpack_outputs(
+            path, Path(dest), job_id=job_id, overwrite=overwrite, limits=self._archive_limits
+        )
 
     # --- waiting --------------------------------------------------------------------------
     def _remember(self, job_id: str, submission: _Submission) -> None:

@@ -19,7 +19,7 @@ import pytest
 import seed_payloads as seeds
 from aiohttp import web
 
-from fastwait.downloads import extract_zip
+from fastwait.downloads import ArchiveLimits, extract_zip
 from fastwait.exceptions import DownloadError
 
 JOB_IDS = [f"019c56457340753ba9441d7b4e6{n:05x}" for n in range(1, 10)]
@@ -155,3 +155,71 @@ def test_extract_zip_refuses_an_unreadable_member_before_writing_anything(
     with pytest.raises(DownloadError, match=r"report-1\.jpg"):
         extract_zip(bundle, dest, tag="job")
     assert listing(dest) == []
+
+
+# --- item 5: zip bombs ---------------------------------------------------------------------
+
+
+def overlapping(copies: int, member: bytes) -> bytes:
+    """An archive of one stored member whose bytes ``copies`` central directory entries all
+    name (each under its own name): the overlapping-entries bomb, unpacking to ``copies``
+    times its size."""
+    data = bytearray(archive({"page-00.jpg": member}, zipfile.ZIP_STORED))
+    central = data.rindex(b"PK\x01\x02")
+    end = data.rindex(b"PK\x05\x06")
+    entry = bytes(data[central:end])
+    names = [f"page-{n:02d}.jpg".encode() for n in range(copies)]  # all as long as the first
+    entries = [entry.replace(b"page-00.jpg", name) for name in names]
+    directory = b"".join(entries)
+    record = bytearray(data[end:])
+    struct.pack_into("<HHII", record, 8, copies, copies, len(directory), central)
+    return bytes(data[:central]) + directory + bytes(record)
+
+
+def extracted(tmp_path: Path, data: bytes, **limits: Any) -> list[Path]:
+    bundle = tmp_path / "outputs.zip"
+    bundle.write_bytes(data)
+    dest = tmp_path / "out"
+    dest.mkdir(exist_ok=True)
+    return extract_zip(bundle, dest, tag="job", limits=ArchiveLimits(**limits))
+
+
+async def test_an_archive_of_overlapping_entries_is_refused_and_nothing_is_written(
+    api: ConvertApi, tmp_path: Path
+) -> None:
+    bomb = api.job(overlapping(40, os.urandom(1 << 20)))  # 1 MiB read as 40 MiB
+    dest = tmp_path / "out"
+    code, lines, err = await fastwait_wait(api, "--download", str(dest), bomb)
+    assert "Traceback" not in err
+    assert code == 1
+    assert lines[0]["error"]["code"] == "download_failed"
+    assert "overlaps" in lines[0]["error"]["detail"]
+    assert listing(dest) == []
+
+
+def test_a_member_with_an_absurd_compression_ratio_is_refused(tmp_path: Path) -> None:
+    bomb = archive({"page-1.jpg": PAGE, "page-2.jpg": bytes(8 << 20)})  # ~1000:1
+    with pytest.raises(DownloadError, match=r"page-2\.jpg.*zip bomb"):
+        extracted(tmp_path, bomb)
+    assert listing(tmp_path / "out") == []
+
+
+def test_many_small_members_with_an_absurd_total_ratio_are_refused(tmp_path: Path) -> None:
+    """Each member is under the exemption, the archive as a whole is not."""
+    bomb = archive({f"page-{n}.jpg": bytes(512 << 10) for n in range(8)})  # 4 MiB of zeros
+    with pytest.raises(DownloadError, match=r"unpacks to 4194304 bytes from \d+"):
+        extracted(tmp_path, bomb)
+    assert listing(tmp_path / "out") == []
+
+
+def test_the_limits_are_settable(tmp_path: Path) -> None:
+    blank = archive({"page-1.jpg": bytes(8 << 20)})
+    assert [p.name for p in extracted(tmp_path, blank, max_ratio=5000)] == ["page-1.jpg"]
+    with pytest.raises(DownloadError, match="more than 1000 bytes"):
+        extracted(tmp_path, archive({"page-2.jpg": PAGE}), max_total_bytes=1000)
+
+
+def test_an_ordinary_archive_is_within_the_default_limits(tmp_path: Path) -> None:
+    pages = {f"page-{n}.jpg": os.urandom(300 << 10) for n in range(5)}
+    saved = extracted(tmp_path, archive(pages))
+    assert [p.read_bytes() for p in saved] == list(pages.values())

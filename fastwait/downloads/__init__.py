@@ -1,6 +1,6 @@
 """Saving job outputs: names that cannot escape their folder, files that are whole or absent."""
 
-from fastwait.downloads._archive import extract_zip
+from fastwait.downloads._archive import ArchiveLimits, extract_zip
 from fastwait.downloads._atomic_file import AtomicFile
 from fastwait.downloads._directory import make_directory
 from fastwait.downloads._names import (
@@ -10,6 +10,7 @@ from fastwait.downloads._names import (
 )
 
 __all__ = [
+    "ArchiveLimits",
     "AtomicFile",
     "distinct_names",
     "extract_zip",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastwait._models import JobStatus
 from fastwait._transport import HttpTransport
-from fastwait.downloads._archive import extract_zip
+from fastwait.downloads._archive import ArchiveLimits, extract_zip
 from fastwait.downloads._atomic_file import AtomicFile
 from fastwait.downloads._names import (
     distinct_names,
@@ -67,12 +67,17 @@ def is_output_archive(status: JobStatus) -> bool:
 
 
 async def unpack_outputs(
-    archive: Path, directory: Path, *, job_id: str, overwrite: bool
+    archive: Path,
+    directory: Path,
+    *,
+    job_id: str,
+    overwrite: bool,
+    limits: ArchiveLimits | None = None,
 ) -> list[Path]:
     """Unpack ``archive`` into ``directory`` off the event loop, then remove it."""
     try:
         return await asyncio.to_thread(
-            extract_zip, archive, directory, tag=job_id, overwrite=overwrite
+            extract_zip, archive, directory, tag=job_id, overwrite=overwrite, limits=limits
         )
     finally:
         archive.unlink(missing_ok=True)
