@@ -223,3 +223,41 @@ def test_an_ordinary_archive_is_within_the_default_limits(tmp_path: Path) -> Non
     pages = {f"page-{n}.jpg": os.urandom(300 << 10) for n in range(5)}
     saved = extracted(tmp_path, archive(pages))
     assert [p.read_bytes() for p in saved] == list(pages.values())
+
+
+# --- item 6: names ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overwrite", [True, False], ids=["overwrite", "keep"])
+async def test_a_member_named_like_its_archive_is_saved_and_listed_truthfully(
+    api: ConvertApi, tmp_path: Path, overwrite: bool
+) -> None:
+    job = api.job(archive({"outputs.zip": b"a member, not the archive", "page-2.jpg": PAGE}))
+    dest = tmp_path / "out"
+    flags = ["--overwrite"] if overwrite else []
+    code, lines, err = await fastwait_wait(api, "--download", str(dest), *flags, job)
+    assert (code, err) == (0, "")
+    saved = [Path(path) for path in lines[0]["saved"]]
+    assert [path.exists() for path in saved] == [True, True]
+    assert sorted(path.name for path in saved) == listing(dest)
+    member = dest / "outputs.zip" if overwrite else dest / f"outputs-{job}.zip"
+    assert member in saved
+    assert member.read_bytes() == b"a member, not the archive"
+
+
+@pytest.mark.parametrize("name", ["a" * 5000 + ".jpg", "é" * 5000, "b" * 5000 + "." + "c" * 5000])
+def test_a_5000_character_member_name_is_shortened_even_when_taken_under_a_long_job_id(
+    tmp_path: Path, name: str
+) -> None:
+    bundle = tmp_path / "outputs.zip"
+    bundle.write_bytes(archive({name: b"first"}))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    long_id = "j" * 300  # ids are only held to their characters: a media id may be this long
+    first = extract_zip(bundle, dest, tag=long_id)
+    again = extract_zip(bundle, dest, tag=long_id)
+    third = extract_zip(bundle, dest, tag=long_id)
+    names = [path.name for path in first + again + third]
+    assert len(set(names)) == 3
+    assert all(len(n.encode()) <= 255 for n in names), [len(n.encode()) for n in names]
+    assert [path.read_bytes() for path in first + again + third] == [b"first"] * 3

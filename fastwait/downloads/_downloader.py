@@ -74,10 +74,18 @@ async def unpack_outputs(
     overwrite: bool,
     limits: ArchiveLimits | None = None,
 ) -> list[Path]:
-    """Unpack ``archive`` into ``directory`` off the event loop, then remove it."""
+    """Unpack ``archive`` into ``directory`` off the event loop, then remove it.
+
+    Unless a member took its place: a member named like the archive replaces it when
+    ``overwrite`` (the archive is open, its bytes still readable), and is then what the path
+    holds, so it stays.
+    """
+    saved: list[Path] = []
     try:
-        return await asyncio.to_thread(
+        saved = await asyncio.to_thread(
             extract_zip, archive, directory, tag=job_id, overwrite=overwrite, limits=limits
         )
+        return saved
     finally:
-        archive.unlink(missing_ok=True)
+        if archive not in saved:
+            archive.unlink(missing_ok=True)
