@@ -16,7 +16,7 @@ from fastwait._models import JobStatus
 from fastwait.cli._display import jsonl_line, summary_table
 from fastwait.cli._live import LiveDisplay, PlainDisplay, open_display
 from fastwait.cli._outcome import JobReport, download_report, exit_status
-from fastwait.downloads import make_directory
+from fastwait.downloads import make_directory, remove_stale_parts
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import Provider, provider_class
 from fastwait.registry._registry import Registry
@@ -73,6 +73,9 @@ async def run_wait(options: WaitOptions) -> int:
     provider = build_provider(options.provider, options.base_url, options.api_key)
     # Made before anything is awaited: a folder that cannot be must not cost a wait.
     download_dir = make_directory(options.download) if options.download else None
+    if download_dir is not None:
+        for stale in remove_stale_parts(download_dir):
+            log.info("removed %s, left by an interrupted download", stale.name)
     if options.listen is not None and not options.webhook_secrets:
         raise ConfigurationError("--listen needs --webhook-secret (or FASTWAIT_WEBHOOK_SECRET)")
     registry = _registry(options)
