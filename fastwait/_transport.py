@@ -119,7 +119,7 @@ class HttpTransport:
                             return
                         redirect = _redirected(request, response, hops)
                         if redirect is None:
-                            body = await response.content.read(1 << 16)
+                            body = await _error_body(response)
                             raise self._provider.parse_error(
                                 response.status, body, response.headers
                             )
@@ -151,7 +151,7 @@ class HttpTransport:
                     return await _json_response(response, self._max_response_bytes)
                 redirect = _redirected(request, response, 0)
                 if redirect is None:
-                    body = await response.content.read(1 << 16)
+                    body = await _error_body(response)
                     raise self._provider.parse_error(response.status, body, response.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _mapped_error(request, exc) from exc
@@ -255,6 +255,22 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
         size += len(part)
     if size > limit:
         raise _too_large(limit)
+    return b"".join(parts)
+
+
+_MAX_ERROR_BYTES = 1 << 16
+
+
+async def _error_body(response: aiohttp.ClientResponse) -> bytes:
+    """An error answer's body read to its end, or its first 64 KiB: an envelope is a few
+    hundred bytes, and a 409's code decides whether it is a conflict or "not ready yet", so
+    it must not be decided on the part that arrived first."""
+    content = response.content
+    parts: list[bytes] = []
+    size = 0
+    while size < _MAX_ERROR_BYTES and (part := await content.read(_MAX_ERROR_BYTES - size)):
+        parts.append(part)
+        size += len(part)
     return b"".join(parts)
 
 

@@ -13,7 +13,7 @@ import seed_payloads as seeds
 from aiohttp import web
 
 from fastwait import Client, PollPolicy
-from fastwait.exceptions import BadResponseError, WaitTimeout
+from fastwait.exceptions import BadResponseError, NotReadyError, WaitTimeout
 from fastwait.providers import ToolsFastCompress
 
 KEY = "test-key"
@@ -193,3 +193,21 @@ async def test_a_poll_answered_with_deeply_nested_json_fails_the_wait_with_a_typ
                 await client.wait(seeds.TF_JOB_ID, timeout=10)
     assert "Traceback" not in caplog.text
     assert "unexpected error" not in caplog.text
+
+
+async def test_an_error_envelope_sent_in_two_writes_is_read_whole() -> None:
+    """A 409's code decides "not ready yet" (transient) from a conflict: never on half a body."""
+    envelope = json.dumps(seeds.TF_ERROR_NOT_READY).encode()
+
+    async def not_ready(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=409, headers={"Content-Type": "application/json"})
+        response.content_length = len(envelope)
+        await response.prepare(request)
+        await response.write(envelope[:10])
+        await asyncio.sleep(0.3)  # the network's pause, not a synchronisation
+        await response.write(envelope[10:])
+        return response
+
+    with pytest.raises(NotReadyError) as raised:
+        await status_from(not_ready)
+    assert raised.value.code == "jobs.not_ready"
