@@ -81,11 +81,18 @@ class HttpTransport:
         self._provider = provider
         self._max_response_bytes = max_response_bytes
         self._credentials = frozenset(name.lower() for name in provider.credential_headers)
+        self._api_prefix = provider.base_url.rstrip("/") + "/"
+        """A URL that starts with this names the API's own authority (every status poll)."""
 
     def _addressed(self, request: ApiRequest) -> ApiRequest:
         """``request`` without the credential headers unless it goes to the API's origin."""
         headers = request.headers
-        if not headers or same_origin(request.url, self._provider.base_url):
+        url = request.url
+        if (
+            not headers
+            or url.startswith(self._api_prefix)
+            or same_origin(url, self._provider.base_url)
+        ):
             return request
         kept = {k: v for k, v in headers.items() if k.lower() not in self._credentials}
         return request if len(kept) == len(headers) else attrs.evolve(request, headers=kept)
