@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -211,3 +213,22 @@ async def test_an_error_envelope_sent_in_two_writes_is_read_whole() -> None:
     with pytest.raises(NotReadyError) as raised:
         await status_from(not_ready)
     assert raised.value.code == "jobs.not_ready"
+
+
+async def test_wait_says_on_stderr_when_every_answer_is_about_another_job() -> None:
+    answer, polled = answering(OTHER)
+    async for url in serve(answer):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "fastwait", "wait", "--provider", "compress",
+            "--base-url", url, "--jsonl", "--timeout", "3", ASKED,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "FASTWAIT_API_KEY": KEY},
+        )  # fmt: skip
+        async with asyncio.timeout(60):
+            out, err = await process.communicate()
+    assert process.returncode == 3  # timed out: never a result, for either job
+    line = json.loads(out)
+    assert (line["id"], line["state"], line["error"]["code"]) == (ASKED, None, "timeout")
+    assert "about another job" in line["error"]["last_error"]
+    assert "about another job" in err.decode()
+    assert len(polled) >= 2
