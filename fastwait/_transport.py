@@ -47,6 +47,14 @@ class JsonResponse:
         return None if value is None else parse_retry_after(value, datetime.now(UTC))
 
 
+def _json_body(value: Any) -> bytes:
+    """``value`` as a JSON request body; a value JSON cannot carry is a ConfigurationError."""
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"the request's json body is not JSON: {exc}") from None
+
+
 def _decode_json(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -65,9 +73,10 @@ class HttpTransport:
     A JSON answer is read whole, up to ``max_response_bytes``, before it is decoded.
     Redirects are followed here, not by aiohttp (which forwards every header but
     ``Authorization`` to any origin): at most :data:`MAX_REDIRECTS` hops, and the provider's
-    :attr:`~fastwait.providers.Provider.credential_headers` go only to the origin of its
-    ``base_url``. A request or hop addressed elsewhere (an output on a CDN, a redirect to
-    object storage) is sent without them, and once dropped they are never sent again.
+    :attr:`~fastwait.providers.Provider.credential_headers` go only to the origin of the
+    request the provider made. A hop addressed elsewhere (a redirect to a CDN or object
+    storage) is sent without them, and once dropped they are never sent again. (An output
+    URL on another origin gets none from the provider's ``download_request`` to begin with.)
     """
 
     def __init__(
@@ -81,18 +90,12 @@ class HttpTransport:
         self._provider = provider
         self._max_response_bytes = max_response_bytes
         self._credentials = frozenset(name.lower() for name in provider.credential_headers)
-        self._api_prefix = provider.base_url.rstrip("/") + "/"
-        """A URL that starts with this names the API's own authority (every status poll)."""
 
-    def _addressed(self, request: ApiRequest) -> ApiRequest:
-        """``request`` without the credential headers unless it goes to the API's origin."""
+    def _addressed(self, request: ApiRequest, home: str) -> ApiRequest:
+        """``request`` (a redirect hop) without the credential headers unless it goes to the
+        origin of ``home``, the URL of the request the provider made."""
         headers = request.headers
-        url = request.url
-        if (
-            not headers
-            or url.startswith(self._api_prefix)
-            or same_origin(url, self._provider.base_url)
-        ):
+        if not headers or same_origin(request.url, home):
             return request
         kept = {k: v for k, v in headers.items() if k.lower() not in self._credentials}
         return request if len(kept) == len(headers) else attrs.evolve(request, headers=kept)
@@ -102,23 +105,31 @@ class HttpTransport:
         self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The response to ``request`` with its body unread, once its status is in ``ok``."""
-        async with self._follow(request, ok, upload, hops=0) as response:
+        async with self._follow(request, ok, upload, hops=0, home=request.url) as response:
             yield response
 
     @contextlib.asynccontextmanager
     async def _follow(
-        self, request: ApiRequest, ok: tuple[int, ...], upload: Path | None, *, hops: int
+        self,
+        request: ApiRequest,
+        ok: tuple[int, ...],
+        upload: Path | None,
+        *,
+        hops: int,
+        home: str,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """:meth:`open`, ``hops`` redirects into the chain already."""
+        """:meth:`open`, ``hops`` redirects into the chain from ``home`` already."""
         with contextlib.ExitStack() as files:
             while True:
-                request = self._addressed(request)
+                if hops:
+                    request = self._addressed(request, home)
+                data, headers = _body(request, upload, files)
                 try:
                     async with self._session.request(
                         request.method,
                         request.url,
-                        headers=request.headers,
-                        data=_form(request, upload, files),
+                        headers=headers,
+                        data=data,
                         allow_redirects=False,
                     ) as response:
                         if response.status in ok:
@@ -140,7 +151,7 @@ class HttpTransport:
         self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
     ) -> JsonResponse:
         """Send ``request`` and decode its JSON body."""
-        if upload is None and request.file_field is None and not request.fields:
+        if upload is None and not request.has_body:
             return await self._json_without_body(request, ok)
         async with self.open(request, ok=ok, upload=upload) as response:
             return await _json_response(response, self._max_response_bytes)
@@ -149,7 +160,6 @@ class HttpTransport:
         """:meth:`json` for a request without a body (every status poll): the same answers
         and errors as through :meth:`open`, without its context-manager machinery unless the
         API redirects."""
-        request = self._addressed(request)
         try:
             async with self._session.request(
                 request.method, request.url, headers=request.headers, allow_redirects=False
@@ -164,7 +174,7 @@ class HttpTransport:
             raise _mapped_error(request, exc) from exc
         except UnicodeError:
             raise _unusable_host(request) from None
-        async with self._follow(redirect, ok, None, hops=1) as response:
+        async with self._follow(redirect, ok, None, hops=1, home=request.url) as response:
             return await _json_response(response, self._max_response_bytes)
 
     async def empty(self, request: ApiRequest, *, ok: tuple[int, ...]) -> Mapping[str, str]:
@@ -180,21 +190,27 @@ MAX_REDIRECTS = 10
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
-def _form(
+def _body(
     request: ApiRequest, upload: Path | None, files: contextlib.ExitStack
-) -> aiohttp.FormData | None:
-    """The multipart body of ``request`` (built anew for each hop: a body is read once)."""
-    if request.file_field is None and not request.fields:
-        return None
-    data = aiohttp.FormData()
-    for name, value in request.fields.items():
-        data.add_field(name, value)
-    if request.file_field is not None:
-        if upload is None:
-            raise ConfigurationError("this request needs a file to upload")
-        handle = files.enter_context(upload.open("rb"))
-        data.add_field(request.file_field, handle, filename=upload.name)
-    return data
+) -> tuple[aiohttp.FormData | bytes | None, Mapping[str, str]]:
+    """The body of ``request`` and the headers to send with it (built anew for each redirect
+    hop: a multipart body is read once)."""
+    data: aiohttp.FormData | bytes | None = request.content
+    headers = request.headers
+    if request.json is not None:
+        data = _json_body(request.json)
+        if not any(name.lower() == "content-type" for name in headers):
+            headers = {**headers, "Content-Type": "application/json"}
+    elif request.file_field is not None or request.fields:
+        data = aiohttp.FormData()
+        for name, value in request.fields.items():
+            data.add_field(name, value)
+        if request.file_field is not None:
+            if upload is None:
+                raise ConfigurationError("this request needs a file to upload")
+            handle = files.enter_context(upload.open("rb"))
+            data.add_field(request.file_field, handle, filename=upload.name)
+    return data, headers
 
 
 def _redirected(

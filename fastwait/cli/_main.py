@@ -29,7 +29,6 @@ from fastwait.cli._outcome import (
 )
 from fastwait.cli._parser import CommandParser
 from fastwait.exceptions import ConfigurationError, FastwaitError
-from fastwait.providers import PROVIDERS
 
 __all__ = ["main"]
 
@@ -76,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_logging_options(wait)
-    wait.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
+    wait.add_argument(
+        "--provider",
+        required=True,
+        metavar="NAME",
+        help="the job API: a built-in (compress, convert, compressorapp, media) or an installed"
+        " provider ('fastwait providers' lists them)",
+    )
     wait.add_argument("--base-url", help="API root (default: the provider's real host)")
     wait.add_argument(
         "--api-key",
@@ -128,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         prefix_chars="\0",
     ).add_argument("receiver_args", nargs=argparse.REMAINDER)
 
+    commands.add_parser(
+        "providers",
+        help="list every provider, built-in or installed, with where it comes from",
+        description="List every provider with its origin; one line on stderr (and exit status"
+        " 1) for each that cannot be used, the others still work.",
+    )
+
     demo = commands.add_parser("demo", help="run a batch against the bundled fake provider")
     add_logging_options(demo)
     demo.add_argument("--jobs", type=int, default=8, help="jobs per API (default 8)")
@@ -168,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "providers":
+        from fastwait.cli._providers import list_providers
+
+        return list_providers()
     if args.command == "demo":
         from fastwait.cli._demo import run_demo
 

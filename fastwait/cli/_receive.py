@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from fastwait.cli._logging import add_logging_options, configure_logging, level_for
 from fastwait.cli._outcome import EXIT_INTERRUPTED, EXIT_OK
 from fastwait.cli._parser import CommandParser
+from fastwait.cli._providers import resolve_provider
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import PROVIDERS
 from fastwait.receiver import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -48,7 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
     parser.add_argument(
-        "--provider", action="append", required=True, choices=sorted(PROVIDERS), dest="providers"
+        "--provider",
+        action="append",
+        required=True,
+        dest="providers",
+        metavar="NAME",
+        help="receive this job API's webhooks at /hooks/NAME (repeat for several): a built-in"
+        " or an installed provider ('fastwait providers' lists them)",
     )
     parser.add_argument(
         "--base-url",
@@ -138,7 +144,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     env_secrets = os.environ.get("FASTWAIT_WEBHOOK_SECRET", "").split(",")
     secrets = args.webhook_secret or [secret.strip() for secret in env_secrets if secret.strip()]
     try:
-        providers = receiving_providers(args.providers, args.base_url)
+        classes = [resolve_provider(name) for name in args.providers]
+        providers = receiving_providers(classes, args.base_url)
         verifier = (
             StandardWebhookVerifier(secrets, args.public_key)
             if secrets or args.public_key

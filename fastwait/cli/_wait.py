@@ -18,9 +18,10 @@ from fastwait._models import JobStatus
 from fastwait.cli._display import jsonl_line, summary_table
 from fastwait.cli._live import LiveDisplay, PlainDisplay, open_display
 from fastwait.cli._outcome import JobReport, download_report, exit_status
+from fastwait.cli._providers import resolve_provider
 from fastwait.downloads import make_directory, remove_stale_parts
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import Provider, provider_class
+from fastwait.providers import Provider
 from fastwait.registry._registry import Registry
 from fastwait.webhooks import StandardWebhookVerifier
 from fastwait.webhooks._callback_bindings import CallbackBindings
@@ -60,10 +61,12 @@ class WaitOptions:
 
 
 def build_provider(name: str, base_url: str | None, api_key: str | None) -> Provider:
-    """The provider the CLI names ``name``, built by its class from ``--api-key`` and
-    ``--base-url``; ConfigurationError (saying which flags set them) when one is missing."""
+    """The provider the CLI names ``name`` (:func:`resolve_provider`), built by its class from
+    ``--api-key`` and ``--base-url``; ConfigurationError (saying which flags set them) when
+    one is missing."""
+    provider = resolve_provider(name)
     try:
-        return provider_class(name).from_settings(api_key or None, base_url or None)
+        return provider.from_settings(api_key or None, base_url or None)
     except ConfigurationError as exc:
         raise ConfigurationError(
             f"{exc} (API key: --api-key or FASTWAIT_API_KEY; base URL: --base-url)"

@@ -1,4 +1,4 @@
-"""``python -m tests.benchmarks [polling|scale|receiver|events|redis|soak|all]``: figures;
+"""``python -m tests.benchmarks [polling|scale|receiver|asgi|events|redis|soak|all]``: figures;
 exit 1 on a miss.
 
 Every fake or client subprocess is terminated on the way out, including on Ctrl-C and
@@ -21,7 +21,7 @@ import attrs
 
 from fastwait import PollPolicy
 
-from . import bench_events, bench_polling, bench_receiver, bench_scale
+from . import bench_asgi, bench_events, bench_polling, bench_receiver, bench_scale
 from ._harness import ScenarioReport
 
 __all__ = ["main"]
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "which",
         nargs="?",
-        choices=("polling", "scale", "receiver", "events", "redis", "soak", "all"),
+        choices=("polling", "scale", "receiver", "asgi", "events", "redis", "soak", "all"),
         default="all",
     )
     add("--json", metavar="PATH", help="also write the figures to PATH")
@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "--receiver-generator",
         choices=("wrk", "aiohttp"),
         default="wrk",
-        help="load generator of the receiver scenario (wrk: apt-get install -y wrk)",
+        help="load generator of the receiver and asgi scenarios (wrk: apt-get install -y wrk)",
     )
     add(
         "--models",
@@ -126,6 +126,12 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
             baseline_source=args.baseline_source,
         )
         report = await bench_receiver.run(receiver)
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    if args.which in ("asgi", "all"):
+        report = await bench_asgi.run(
+            bench_asgi.AsgiOptions(seed=seed + 6, generator=args.receiver_generator)
+        )
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     if args.which in ("events", "all"):
