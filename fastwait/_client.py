@@ -306,8 +306,8 @@ class Client:
         if file is not None and request.file_field is None:
             raise ConfigurationError(f"the {self._provider.name} API's submit takes no file")
         size = None if file is None else file.stat().st_size  # durations are learnt per size
-        response = await transport.json(request, ok=(200, 201, 202), upload=file)
-        accepted = self._provider.parse_accepted(response.payload)
+        response = await transport.json(request, ok=(200, 201, 202), upload=file, empty_ok=True)
+        accepted = self._provider.parse_submit_answer(response.payload, response.headers)
         if nonce is not None and not self._bindings.bind(self._provider.name, nonce, accepted.id):
             log.warning(
                 "callback token of %s job %s was used by another job",

@@ -148,13 +148,18 @@ class HttpTransport:
                 request, hops = redirect, hops + 1
 
     async def json(
-        self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
+        self,
+        request: ApiRequest,
+        *,
+        ok: tuple[int, ...] = (200,),
+        upload: Path | None = None,
+        empty_ok: bool = False,
     ) -> JsonResponse:
         """Send ``request`` and decode its JSON body."""
         if upload is None and not request.has_body:
             return await self._json_without_body(request, ok)
         async with self.open(request, ok=ok, upload=upload) as response:
-            return await _json_response(response, self._max_response_bytes)
+            return await _json_response(response, self._max_response_bytes, empty_ok=empty_ok)
 
     async def _json_without_body(self, request: ApiRequest, ok: tuple[int, ...]) -> JsonResponse:
         """:meth:`json` for a request without a body (every status poll): the same answers
@@ -245,8 +250,12 @@ def _redirected(
     return attrs.evolve(request, url=url)
 
 
-async def _json_response(response: aiohttp.ClientResponse, limit: int) -> JsonResponse:
+async def _json_response(
+    response: aiohttp.ClientResponse, limit: int, *, empty_ok: bool = False
+) -> JsonResponse:
     body = await _read_body(response, limit)
+    if empty_ok and not body.strip():
+        return JsonResponse(response.status, None, response.headers)
     try:
         payload = _decode_json(body)
     except RecursionError:

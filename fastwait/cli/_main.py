@@ -75,17 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_logging_options(wait)
-    wait.add_argument(
+    which = wait.add_mutually_exclusive_group(required=True)
+    which.add_argument(
         "--provider",
-        required=True,
         metavar="NAME",
         help="the job API: a built-in (compress, convert, compressorapp, media) or an installed"
         " provider ('fastwait providers' lists them)",
     )
+    which.add_argument(
+        "--provider-spec",
+        metavar="FILE.toml",
+        help="a declared job API (its credential: the environment variable the spec names)",
+    )
     wait.add_argument("--base-url", help="API root (default: the provider's real host)")
     wait.add_argument(
         "--api-key",
-        help="API key or media token (default: the FASTWAIT_API_KEY environment variable)",
+        help="API key or media token (default: the FASTWAIT_API_KEY environment variable;"
+        " with --provider-spec, the spec's own variable)",
     )
     wait.add_argument("--timeout", type=_positive_float, help="seconds to wait per job")
     wait.add_argument(
@@ -196,9 +202,11 @@ def _run(args: argparse.Namespace) -> int:
     if not job_ids and not args.state:
         raise ConfigurationError("give job ids as arguments or with --ids-file (or --state)")
     options = WaitOptions(
-        provider=args.provider,
+        provider=args.provider or "",
+        provider_spec=args.provider_spec,
         base_url=args.base_url,
-        api_key=args.api_key or os.environ.get("FASTWAIT_API_KEY"),
+        api_key=args.api_key
+        or (None if args.provider_spec else os.environ.get("FASTWAIT_API_KEY")),
         timeout=args.timeout,
         download=args.download,
         jsonl=args.jsonl,

@@ -21,13 +21,13 @@ from fastwait.cli._outcome import JobReport, download_report, exit_status
 from fastwait.cli._providers import resolve_provider
 from fastwait.downloads import make_directory, remove_stale_parts
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import Provider
+from fastwait.providers import DeclaredProvider, Provider, load_spec
 from fastwait.registry._registry import Registry
 from fastwait.webhooks import StandardWebhookVerifier
 from fastwait.webhooks._callback_bindings import CallbackBindings
 from fastwait.webhooks._callback_tokens import CallbackTokens
 
-__all__ = ["WaitOptions", "build_provider", "run_wait"]
+__all__ = ["WaitOptions", "build_declared_provider", "build_provider", "run_wait"]
 
 log = logging.getLogger("fastwait.cli")
 
@@ -52,12 +52,20 @@ class WaitOptions:
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     """``whsec_`` secrets for ``--listen``, comma-separated (several while rotating)."""
     overwrite: bool = False
+    provider_spec: str | None = None
+    """A declared API's TOML spec, in place of a built-in ``provider``."""
 
     @property
     def webhook_secrets(self) -> list[str]:
         """The secrets of ``webhook_secret``, in order: the first signs callback tokens."""
         text = self.webhook_secret or ""
         return [secret.strip() for secret in text.split(",") if secret.strip()]
+
+
+def build_declared_provider(path: str, base_url: str | None, api_key: str | None) -> Provider:
+    """The declared API of the spec file at ``path``; its credential is ``api_key`` or the
+    environment variable the spec names. SpecError (a ConfigurationError) names the field."""
+    return DeclaredProvider(load_spec(path), api_key=api_key or None, base_url=base_url or None)
 
 
 def build_provider(name: str, base_url: str | None, api_key: str | None) -> Provider:
@@ -75,7 +83,10 @@ def build_provider(name: str, base_url: str | None, api_key: str | None) -> Prov
 
 async def run_wait(options: WaitOptions) -> int:
     """Wait for every job; the exit status is :func:`fastwait.cli._outcome.exit_status`'s."""
-    provider = build_provider(options.provider, options.base_url, options.api_key)
+    if options.provider_spec is not None:
+        provider = build_declared_provider(options.provider_spec, options.base_url, options.api_key)
+    else:
+        provider = build_provider(options.provider, options.base_url, options.api_key)
     # Made before anything is awaited: a folder that cannot be must not cost a wait.
     download_dir = make_directory(options.download) if options.download else None
     if download_dir is not None:

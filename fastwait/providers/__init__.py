@@ -13,6 +13,11 @@ answer as the exception its HTTP status calls for), :func:`parse_retry_after`, :
 compress does with :class:`CompareResponse`, :class:`GetCompressorsResponse` and
 :class:`EntitlementsResponse`.
 
+Any other JSON job API can be declared as data instead of code: an :class:`ApiSpec` (written
+in Python, or in a TOML file read by :func:`load_spec`) compiles into a
+:class:`DeclaredProvider`; :func:`microsoft_operation` and :func:`google_operation` are the
+specs of two public conventions. See ``docs/guides/declared-api.md``.
+
 Providers are found by name in the ``fastwait.providers`` entry-point group, where the
 built-ins are declared too: :func:`installed_providers` lists them with their origin and
 :func:`provider_class` imports the one a name stands for. ``PROVIDERS`` maps the four
@@ -26,6 +31,7 @@ from types import MappingProxyType
 
 from fastwait.providers._base import ApiCall, ApiRequest, Provider
 from fastwait.providers._compressorapp import CompressorApp
+from fastwait.providers._declared import DeclaredProvider
 from fastwait.providers._errors import api_error, redact
 from fastwait.providers._headers import parse_retry_after
 from fastwait.providers._installed import (
@@ -34,6 +40,9 @@ from fastwait.providers._installed import (
     provider_class,
 )
 from fastwait.providers._media import MediaJobs
+from fastwait.providers._presets import google_operation, microsoft_operation
+from fastwait.providers._spec import ApiSpec, Auth, Cancel, ErrorBody, States, Status, Submit
+from fastwait.providers._spec_files import load_spec, spec_from_dict
 from fastwait.providers._toolsfast import ToolsFastCompress, ToolsFastConvert
 from fastwait.providers._urls import require_base_url, resolve_download_url, same_origin
 from fastwait.providers._validation import (
@@ -55,21 +64,32 @@ __all__ = [
     "PROVIDERS",
     "ApiCall",
     "ApiRequest",
+    "ApiSpec",
+    "Auth",
+    "Cancel",
     "CompareResponse",
     "CompressorApp",
     "CompressorItem",
+    "DeclaredProvider",
     "DiscoveryCostingInfo",
     "EntitlementsResponse",
+    "ErrorBody",
     "FormatOption",
     "GetCompressorsResponse",
     "InstalledProvider",
     "MediaJobs",
     "Provider",
+    "States",
+    "Status",
+    "Submit",
     "ToolsFastCompress",
     "ToolsFastConvert",
     "api_error",
+    "google_operation",
     "installed_providers",
     "job_state",
+    "load_spec",
+    "microsoft_operation",
     "parse_retry_after",
     "payload_job_id",
     "provider_class",
@@ -79,6 +99,7 @@ __all__ = [
     "require_secret",
     "resolve_download_url",
     "same_origin",
+    "spec_from_dict",
 ]
 
 PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(

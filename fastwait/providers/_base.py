@@ -254,6 +254,14 @@ class Provider(abc.ABC):
             raw=payload,
         )
 
+    def parse_submit_answer(self, payload: Any, headers: Mapping[str, str]) -> JobAccepted:
+        """Translate the whole submit answer (body and headers) into a :class:`JobAccepted`.
+
+        For APIs whose answer names the job in a header (``Location``, ``Operation-Location``);
+        by default the body alone decides, through :meth:`parse_accepted`.
+        """
+        return self.parse_accepted(payload)
+
     def parse_error(self, http_status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
         """Translate an error answer into the matching :class:`ApiError` subclass.
 
