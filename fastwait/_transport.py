@@ -73,8 +73,9 @@ class HttpTransport:
     A JSON answer is read whole, up to ``max_response_bytes``, before it is decoded.
     Redirects are followed here, not by aiohttp (which forwards every header but
     ``Authorization`` to any origin): at most :data:`MAX_REDIRECTS` hops, and the provider's
-    :attr:`~fastwait.providers.Provider.credential_headers` go only to the origin of the
-    request the provider made. A hop addressed elsewhere (a redirect to a CDN or object
+    :attr:`~fastwait.providers.Provider.credential_headers` (and any header holding one of
+    its :meth:`~fastwait.providers.Provider.secrets`) go only to the origin of the request
+    the provider made. A hop addressed elsewhere (a redirect to a CDN or object
     storage) is sent without them, and once dropped they are never sent again. (An output
     URL on another origin gets none from the provider's ``download_request`` to begin with.)
     """
@@ -90,6 +91,7 @@ class HttpTransport:
         self._provider = provider
         self._max_response_bytes = max_response_bytes
         self._credentials = frozenset(name.lower() for name in provider.credential_headers)
+        self._secrets = tuple(secret for secret in provider.secrets() if secret)
 
     def _addressed(self, request: ApiRequest, home: str) -> ApiRequest:
         """``request`` (a redirect hop) without the credential headers unless it goes to the
@@ -97,7 +99,11 @@ class HttpTransport:
         headers = request.headers
         if not headers or same_origin(request.url, home):
             return request
-        kept = {k: v for k, v in headers.items() if k.lower() not in self._credentials}
+        kept = {
+            k: v
+            for k, v in headers.items()
+            if k.lower() not in self._credentials and not any(s in v for s in self._secrets)
+        }
         return request if len(kept) == len(headers) else attrs.evolve(request, headers=kept)
 
     @contextlib.asynccontextmanager

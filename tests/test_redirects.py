@@ -18,14 +18,17 @@ import seed_payloads as seeds
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from fastwait import Client
+from fastwait import Client, JobStatus
 from fastwait.exceptions import TransportError
 from fastwait.providers import (
+    ApiRequest,
     CompressorApp,
+    DeclaredProvider,
     MediaJobs,
     Provider,
     ToolsFastCompress,
     ToolsFastConvert,
+    spec_from_dict,
 )
 
 KEY = "fast_live_redirected_key_0123456789"
@@ -35,7 +38,9 @@ CREDENTIALS = {
     "convert": "X-Fast-Api-Key",
     "compressorapp": "Authorization",
     "media": "Authorization",
+    "declared": "X-My-Key",
 }
+BUILT_IN = ["compress", "compressorapp", "convert", "media"]
 
 
 @attrs.define
@@ -141,7 +146,7 @@ def assert_no_credential(origin: Origin, name: str) -> None:
         assert not any(KEY in value for value in headers.values())
 
 
-@pytest.mark.parametrize("name", sorted(CREDENTIALS))
+@pytest.mark.parametrize("name", BUILT_IN)
 async def test_a_status_poll_redirected_to_another_origin_sends_no_credential(
     api: Origin, other: Origin, name: str
 ) -> None:
@@ -152,7 +157,7 @@ async def test_a_status_poll_redirected_to_another_origin_sends_no_credential(
     assert_no_credential(other, name)
 
 
-@pytest.mark.parametrize("name", sorted(CREDENTIALS))
+@pytest.mark.parametrize("name", BUILT_IN)
 async def test_a_download_redirected_to_another_origin_sends_no_credential(
     api: Origin, other: Origin, name: str, tmp_path: Path
 ) -> None:
@@ -215,3 +220,55 @@ async def test_a_redirect_loop_ends_in_a_clear_error() -> None:
         async with Client(ToolsFastCompress(KEY, origin.url)) as client:
             with pytest.raises(TransportError, match="redirects"):
                 await client.status(seeds.TF_JOB_ID)
+
+
+async def test_a_declared_apis_own_credential_header_never_follows_a_redirect(
+    api: Origin, other: Origin
+) -> None:
+    """A declared API names the header its key travels in: that one is held back too."""
+    spec = spec_from_dict(
+        {
+            "name": "myapi",
+            "auth": {"env": "MYAPI_KEY", "scheme": "header", "header": "X-My-Key"},
+            "status": {"path": "/compress/job/{id}", "state": "status"},
+            "states": {
+                "queued": "Queued",
+                "running": "Running",
+                "succeeded": "Succeeded",
+                "failed": "Failed",
+            },
+        }
+    )
+    async with Client(DeclaredProvider(spec, api_key=KEY, base_url=api.url)) as client:
+        await client.status(seeds.TF_JOB_ID)
+    assert api.received[0][2]["X-My-Key"] == KEY
+    assert_no_credential(other, "declared")
+
+
+class StatusOnly(Provider):
+    """A user's own provider that declares no credential header, only its secret."""
+
+    name = "statusonly"
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def secrets(self) -> tuple[str, ...]:
+        return (KEY,)
+
+    def status_request(self, job_id: str) -> ApiRequest:
+        url = f"{self.base_url}/compress/job/{job_id}"
+        return ApiRequest("GET", url, {"X-Their-Key": f"key={KEY}"})
+
+    def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
+        status = ToolsFastCompress(KEY).parse_status(payload, keep_raw=keep_raw)
+        return attrs.evolve(status, provider=self.name)
+
+
+async def test_a_header_holding_a_providers_secret_never_follows_a_redirect(
+    api: Origin, other: Origin
+) -> None:
+    async with Client(StatusOnly(api.url)) as client:
+        await client.status(seeds.TF_JOB_ID)
+    assert api.received[0][2]["X-Their-Key"] == f"key={KEY}"
+    assert_no_credential(other, "declared")

@@ -134,7 +134,9 @@ class Provider(abc.ABC):
     credential_headers: ClassVar[frozenset[str]] = frozenset({"Authorization"})
     """The request headers that carry this API's credential. The transport follows redirects
     itself and drops these from any hop addressed to another origin than the request this
-    provider made (aiohttp would forward all but ``Authorization``)."""
+    provider made (aiohttp would forward all but ``Authorization``), and any other header
+    whose value holds one of :meth:`secrets`. A provider whose header is chosen per instance
+    (a declared API's ``auth.header``) sets it on the instance."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
