@@ -25,7 +25,8 @@ import attrs
 
 from fastwait._completions import Completions
 from fastwait._models import JobAccepted, JobState, JobStatus
-from fastwait._transport import HttpTransport
+from fastwait._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpTransport
+from fastwait.downloads._archive import ArchiveLimits
 from fastwait.downloads._directory import make_directory
 from fastwait.downloads._downloader import is_output_archive, save_output, unpack_outputs
 from fastwait.exceptions import (
@@ -39,6 +40,7 @@ from fastwait.polling._job_age import uuid7_created_at
 from fastwait.polling._poller import Poller, PollStats
 from fastwait.polling._schedule import PollPolicy
 from fastwait.providers import ApiCall, Provider
+from fastwait.providers._validation import require_status_of
 from fastwait.registry._registry import Registry
 from fastwait.registry._store import JobJournal, PollLease, Resolution
 from fastwait.webhooks._callback_bindings import CallbackBindings
@@ -95,7 +97,10 @@ class Client:
     it); ``policy`` tunes the adaptive poll schedule; ``on_progress`` is called with every
     non-terminal status this client's poller sees (it must not block). ``keep_raw`` keeps each
     status' payload as ``JobStatus.raw`` (by default ``raw`` is empty: a result is kept until
-    it expires, and the payload would be most of its size).
+    it expires, and the payload would be most of its size). ``max_response_bytes`` caps a JSON
+    answer, which is read whole before it is decoded (1 MiB; a larger one is a transient
+    ``BadResponseError``). ``archive_limits`` bounds what a multi-output ZIP may unpack to
+    (:class:`~fastwait.downloads.ArchiveLimits`; beyond them it is refused as a zip bomb).
 
     Hybrid mode: with ``callback_url`` (the public root of a :mod:`fastwait.receiver` app fed into
     the same ``registry``) every submit asks the API to call back — ``{callback_url}/hooks/{name}``
@@ -121,6 +126,8 @@ class Client:
         webhook_secret: str | None = None,
         callback_bindings: CallbackBindings | None = None,
         keep_raw: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        archive_limits: ArchiveLimits | None = None,
     ) -> None:
         if not isinstance(provider, Provider):
             raise ConfigurationError(f"provider must be a fastwait Provider, not {provider!r}")
@@ -128,6 +135,10 @@ class Client:
             raise ConfigurationError("max_connections must be at least 1")
         if not request_timeout > 0:
             raise ConfigurationError("request_timeout must be positive")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+            raise ConfigurationError("max_response_bytes must be an int")
+        if max_response_bytes < 1:
+            raise ConfigurationError("max_response_bytes must be at least 1")
         if callback_url is not None and not _is_http_url(callback_url):
             raise ConfigurationError("callback_url must be an absolute http(s) URL")
         self._tokens: CallbackTokens | None = None
@@ -156,6 +167,8 @@ class Client:
         self._request_timeout = request_timeout
         self._on_progress = on_progress
         self._keep_raw = keep_raw
+        self._max_response_bytes = max_response_bytes
+        self._archive_limits = archive_limits
         self._transport: HttpTransport | None = None
         self._poller: Poller | None = None
         self._submissions: collections.OrderedDict[str, _Submission] = collections.OrderedDict()
@@ -210,7 +223,9 @@ class Client:
                         sock_read=self._request_timeout,
                     ),
                 )
-            self._transport = HttpTransport(self._session, self._provider)
+            self._transport = HttpTransport(
+                self._session, self._provider, max_response_bytes=self._max_response_bytes
+            )
             self._poller = Poller(
                 self._provider.name,
                 self._fetch_status,
@@ -322,9 +337,12 @@ class Client:
         return f"{self._callback_url}/callbacks/{token}", nonce
 
     async def status(self, job_id: str) -> JobStatus:
-        """The job's current status, fetched now (one request)."""
+        """The job's current status, fetched now (one request).
+
+        Raises a transient ``BadResponseError`` when the API answers with another job's status.
+        """
         status, _ = await self._fetch_status(job_id)
-        return status
+        return require_status_of(status, self._provider.name, job_id)
 
     async def _fetch_status(self, job_id: str) -> tuple[JobStatus, float | None]:
         transport, _ = self._open()
@@ -396,7 +414,9 @@ class Client:
         """Download and return every output file: a multi-output ZIP is unpacked into ``dest``.
 
         Member names are sanitized like any API-suggested name and follow :meth:`download`'s
-        rules for names already taken; the ZIP itself is removed.
+        rules for names already taken; the ZIP itself is removed. An archive the client's
+        ``archive_limits`` refuse (a zip bomb), or with a member that cannot be unpacked,
+        raises ``DownloadError`` and leaves none of its members.
         """
         if status is None:
             status = await self.status(job_id)
@@ -404,7 +424,9 @@ class Client:
         path = await self.download(job_id, dest, status=status, overwrite=overwrite and not archive)
         if not archive:
             return [path]
-        return await unpack_outputs(path, Path(dest), job_id=job_id, overwrite=overwrite)
+        return await unpack_outputs(
+            path, Path(dest), job_id=job_id, overwrite=overwrite, limits=self._archive_limits
+        )
 
     # --- waiting --------------------------------------------------------------------------
     def _remember(self, job_id: str, submission: _Submission) -> None:

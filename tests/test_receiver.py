@@ -229,7 +229,7 @@ async def test_a_status_for_a_job_nobody_awaits_is_kept_for_a_late_waiter(
 async def test_a_burst_of_200_webhooks_resolves_200_waiters(
     client: Client, registry: Registry
 ) -> None:
-    job_ids = [f"burst-job-{i:03d}" for i in range(200)]
+    job_ids = [f"019c56457340753ba9441d7b4e6{i:05x}" for i in range(200)]  # GUIDv7s
     waiters = [
         asyncio.create_task(registry.wait(("compress", job_id), timeout=10)) for job_id in job_ids
     ]
@@ -258,19 +258,38 @@ async def test_a_duplicate_webhook_id_is_acknowledged_and_applied_once(
     assert len(seen) == 1
 
 
-async def test_the_same_webhook_id_from_another_provider_is_not_a_duplicate(
+async def test_a_delivery_replayed_to_another_providers_route_is_a_duplicate(
     client: Client, registry: Registry
 ) -> None:
+    """The signature covers the webhook-id and body, not the route: a compress delivery
+    replayed to /hooks/convert must not be applied as a convert status."""
     seen = statuses_of(registry)
-    assert await post_signed(client, seeds.TF_COMPRESS_STATUS, "compress", "msg_same") == (
-        200,
-        {"status": "accepted"},
-    )
-    assert await post_signed(client, seeds.TF_CONVERT_STATUS, "convert", "msg_same") == (
-        200,
-        {"status": "accepted"},
-    )
-    assert [s.provider for s in seen] == ["compress", "convert"]
+    body = encode(seeds.TF_COMPRESS_STATUS)
+    for route, answer in (("compress", "accepted"), ("convert", "duplicate")):
+        headers = signed(body, "msg_replayed")
+        async with client.post(f"/hooks/{route}", data=body, headers=headers) as response:
+            assert (response.status, await response.json()) == (200, {"status": answer})
+    assert [s.provider for s in seen] == ["compress"]
+    assert await registry.resolution(("convert", seeds.TF_JOB_ID)) is None
+
+
+@pytest.mark.parametrize(
+    ("route", "payload"),
+    [
+        ("compress", {**seeds.TF_COMPRESS_STATUS, "id": seeds.COMPRESSORAPP_COMPLETED["id"]}),
+        ("convert", {**seeds.TF_CONVERT_STATUS, "id": seeds.COMPRESSORAPP_COMPLETED["id"]}),
+    ],
+)
+async def test_a_status_whose_job_id_cannot_be_the_routes_api_is_refused(
+    client: Client, registry: Registry, route: str, payload: dict[str, Any]
+) -> None:
+    """tools.fast job ids are GUIDv7: a status naming a compressor.app job (a UUIDv4) on a
+    tools.fast route is refused, and its retry under another webhook-id too."""
+    seen = statuses_of(registry)
+    for msg_id in ("msg_wrong_api", "msg_wrong_api_retry"):
+        status, answer = await post_signed(client, payload, route, msg_id)
+        assert (status, answer) == (422, {"error": "job_of_another_api"})
+    assert seen == []
 
 
 async def test_the_oldest_webhook_ids_are_forgotten_beyond_the_dedupe_capacity(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import sys
@@ -202,3 +203,36 @@ async def test_a_download_url_whose_host_cannot_be_encoded_is_a_bad_response(
     assert SIGNATURE not in str(raised.value)
     assert raised.value.__cause__ is None
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [KEY[:-1], KEY[1:], KEY[3:-3], f"{KEY[:12]} {KEY[12:]}"],
+    ids=["last-cut", "first-cut", "both-ends-cut", "split"],
+)
+async def test_a_key_echoed_with_characters_cut_off_is_still_redacted(
+    fake: FakeProvider, echoed: str
+) -> None:
+    fields = {"error": {"code": "key.rejected", "detail": f"the key {echoed} is over quota"}}
+    job_id = fake.create_job("compress", fail=True, terminal_fields=fields)
+    async with Client(provider_for("compress", fake), policy=FAST) as client:
+        with pytest.raises(JobFailed) as raised:
+            await client.wait(job_id, timeout=10)
+    shown = f"{raised.value} {raised.value.status!r}"
+    for run in (KEY[i : i + 10] for i in range(len(KEY) - 10)):
+        assert run not in shown
+    assert "the key [redacted]" in str(raised.value)
+    assert "over quota" in str(raised.value)
+
+
+async def test_the_jsonl_output_url_carries_no_pre_signed_query(fake: FakeProvider) -> None:
+    url = f"https://storage.example/out/output.mp4?X-Amz-Signature={SIGNATURE}&X-Amz-Expires=3600"
+    job_id = fake.create_job("compressorapp", duration=0.05, terminal_fields={"url": url})
+    code, out, err = await fastwait(
+        "wait", "--provider", "compressorapp", "--base-url", fake.base_url("compressorapp"),
+        "--jsonl", job_id,
+        env={"FASTWAIT_API_KEY": KEY},
+    )  # fmt: skip
+    assert code == 0, err
+    assert SIGNATURE not in out + err
+    assert json.loads(out)["output"]["url"] == "https://storage.example/out/output.mp4"

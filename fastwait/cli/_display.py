@@ -55,7 +55,13 @@ def _output_object(status: JobStatus | None) -> dict[str, object] | None:
         return None
     return {
         key: value for key, value in attrs.asdict(status.output).items() if value is not None
-    } | ({"url": status.download_url} if status.download_url else {})
+    } | ({"url": _without_query(status.download_url)} if status.download_url else {})
+
+
+def _without_query(url: str) -> str:
+    """``url`` without its query and fragment: a pre-signed URL's query is its credential
+    (``X-Amz-Signature``), and no output of fastwait carries a secret."""
+    return url.split("?", 1)[0].split("#", 1)[0]
 
 
 def jsonl_line(

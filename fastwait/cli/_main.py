@@ -12,8 +12,10 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from fastwait._version import installed_version
 from fastwait.cli._ids import read_job_ids
@@ -22,6 +24,7 @@ from fastwait.cli._outcome import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_JOBS_FAILED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
 )
 from fastwait.cli._parser import CommandParser
@@ -32,7 +35,7 @@ __all__ = ["main"]
 _EPILOG = """\
 exit status: 0 all jobs succeeded; 1 some failed, were canceled or could not be downloaded;
 2 bad usage or configuration; 3 some timed out (--timeout) and none failed; 130 interrupted;
-141 the reader of standard output went away (| head).
+141 the reader of standard output went away (| head); 143 terminated (SIGTERM).
 """
 
 
@@ -214,7 +217,37 @@ def _run(args: argparse.Namespace) -> int:
         webhook_secret=args.webhook_secret,
         overwrite=args.overwrite,
     )
-    return asyncio.run(run_wait(options))
+    return asyncio.run(_until_terminated(run_wait(options)))
+
+
+async def _until_terminated(work: Coroutine[Any, Any, int]) -> int:
+    """``work``'s exit status, or :data:`EXIT_TERMINATED` once SIGTERM cancelled it.
+
+    SIGTERM (a service manager stopping us, ``kill``) ends the wait as Ctrl-C does: the work
+    is cancelled, so every clean-up runs (a partial download's temporary file is removed),
+    where the default action would kill the process on the spot.
+    """
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        main.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        main.uncancel()
+        print("fastwait: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _reader_gone() -> int:

@@ -9,6 +9,7 @@
    2   bad usage or configuration: nothing was awaited
    3   some job timed out (``--timeout``) and none failed; the others succeeded
  130   interrupted (Ctrl-C)
+ 143   terminated (SIGTERM): the same clean-up as Ctrl-C
  141   standard output was closed early (``fastwait wait --jsonl | head -1``)
 =====  ================================================================================
 """
@@ -28,6 +29,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_JOBS_FAILED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_TIMED_OUT",
     "EXIT_USAGE",
     "JobReport",
@@ -41,6 +43,7 @@ EXIT_USAGE = 2
 EXIT_TIMED_OUT = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
+EXIT_TERMINATED = 143
 
 
 @attrs.frozen

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import attrs
@@ -17,7 +19,7 @@ from fastwait.cli._display import jsonl_line, summary_table
 from fastwait.cli._live import LiveDisplay, PlainDisplay, open_display
 from fastwait.cli._outcome import JobReport, download_report, exit_status
 from fastwait.cli._providers import resolve_provider
-from fastwait.downloads import make_directory
+from fastwait.downloads import make_directory, remove_stale_parts
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import DeclaredProvider, Provider, load_spec
 from fastwait.registry._registry import Registry
@@ -87,11 +89,16 @@ async def run_wait(options: WaitOptions) -> int:
         provider = build_provider(options.provider, options.base_url, options.api_key)
     # Made before anything is awaited: a folder that cannot be must not cost a wait.
     download_dir = make_directory(options.download) if options.download else None
+    if download_dir is not None:
+        for stale in remove_stale_parts(download_dir):
+            log.info("removed %s, left by an interrupted download", stale.name)
     if options.listen is not None and not options.webhook_secrets:
         raise ConfigurationError("--listen needs --webhook-secret (or FASTWAIT_WEBHOOK_SECRET)")
-    registry = _registry(options)
     display = open_display(sys.stderr, live=not options.jsonl)
-    async with registry, contextlib.AsyncExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
+        if options.state is not None:
+            stack.enter_context(_one_run_per_state(options.state))
+        registry = await stack.enter_async_context(_registry(options))
         callback_url = None
         bindings = CallbackBindings()
         if options.listen is not None:
@@ -114,6 +121,32 @@ async def run_wait(options: WaitOptions) -> int:
 _STATE_RESULT_TTL = 7 * 24 * 3600.0
 """Seconds a ``--state`` file keeps results: a run resumed within a week reprints what it
 never printed, and awaiting a job again within a week costs no request."""
+
+
+@contextlib.contextmanager
+def _one_run_per_state(state: str) -> Iterator[None]:
+    """Hold ``STATE.lock`` for the run: a second run on one ``--state`` file is refused.
+
+    Two runs on one journal would both poll, print and download every job. The second is a
+    :class:`ConfigurationError` (one line, exit 2) rather than a wait for the first: a person
+    who started it twice learns it at once, and a scheduler's overlapping run ends instead of
+    piling up. The lock (``flock``) goes with the process, however it ends; the lock file stays.
+    """
+    path = f"{state}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot open {path}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigurationError(
+                f"{state} is in use by another fastwait run (one run per --state file)"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _registry(options: WaitOptions) -> Registry:

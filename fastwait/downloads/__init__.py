@@ -1,7 +1,7 @@
 """Saving job outputs: names that cannot escape their folder, files that are whole or absent."""
 
-from fastwait.downloads._archive import extract_zip
-from fastwait.downloads._atomic_file import AtomicFile
+from fastwait.downloads._archive import ArchiveLimits, extract_zip
+from fastwait.downloads._atomic_file import AtomicFile, remove_stale_parts
 from fastwait.downloads._directory import make_directory
 from fastwait.downloads._names import (
     distinct_names,
@@ -10,10 +10,12 @@ from fastwait.downloads._names import (
 )
 
 __all__ = [
+    "ArchiveLimits",
     "AtomicFile",
     "distinct_names",
     "extract_zip",
     "filename_from_content_disposition",
     "make_directory",
+    "remove_stale_parts",
     "safe_filename",
 ]

@@ -1,6 +1,8 @@
 """A file that is whole or absent: bytes land in a temporary file renamed into place on commit.
 
-A crash, a truncated body or a checksum mismatch leaves nothing under the final name. Files are
+A crash, a truncated body or a checksum mismatch leaves nothing under the final name, and the
+temporary file a killed process could not remove is removed by the next run
+(:func:`remove_stale_parts`): its writer holds a lock on it while it lives. Files are
 created with mode 0666 less the process umask, like any file the user's own tools create.
 Whatever the file system refuses (a full disk, a directory in the way, no permission) is a
 :class:`DownloadError` naming the file and the system's reason: one output that cannot be
@@ -11,17 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import itertools
 import os
+import re
 import secrets
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from fastwait.exceptions import ChecksumMismatchError, DownloadError
 
-__all__ = ["AtomicFile", "place_without_hard_links"]
+__all__ = ["AtomicFile", "place_without_hard_links", "remove_stale_parts"]
 
 _NO_HARD_LINKS = frozenset(
     {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK}
@@ -182,11 +187,16 @@ def place_without_hard_links(temp: Path, candidates: Iterable[Path]) -> Path | N
     return None
 
 
+_PART_NAME = re.compile(r"\.fastwait-[0-9a-f]{16}\.part")
+"""The temporary files :class:`AtomicFile` makes, and only those."""
+
+
 def _create_beside(target: Path) -> tuple[int, Path]:
-    """A new hidden file in ``target``'s folder, opened for writing.
+    """A new hidden file in ``target``'s folder, opened for writing and locked.
 
     Made with ``os.open(..., 0o666)`` rather than ``mkstemp`` (always 0600) so the umask decides
-    the mode, as for any file the user creates.
+    the mode, as for any file the user creates. The exclusive lock (released when the file is
+    closed, or its process dies) tells :func:`remove_stale_parts` it is being written.
     """
     for _ in range(100):
         path = target.with_name(f".fastwait-{secrets.token_hex(8)}.part")
@@ -194,5 +204,42 @@ def _create_beside(target: Path) -> tuple[int, Path]:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return fd, path
     raise DownloadError(f"cannot create a temporary file in {target.parent}")
+
+
+def remove_stale_parts(directory: Path, *, older_than: float = 60.0) -> list[Path]:
+    """Remove the temporary files killed downloads left in ``directory``; return them.
+
+    Only files of :class:`AtomicFile`'s own naming (``.fastwait-<16 hex>.part``) that no live
+    writer holds locked and that were last written more than ``older_than`` seconds ago (a
+    writer locks its file an instant after creating it) are removed: a download in progress,
+    in this process or another, keeps its file. What cannot be read or removed is left alone.
+    """
+    removed: list[Path] = []
+    stale_before = time.time() - older_than
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _PART_NAME.fullmatch(entry.name):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_mtime > stale_before:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(entry.path)
+        except OSError:  # held by a live writer (BlockingIOError), or not ours to remove
+            continue
+        finally:
+            os.close(fd)
+        removed.append(Path(entry.path))
+    return removed

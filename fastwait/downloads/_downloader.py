@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastwait._models import JobStatus
 from fastwait._transport import HttpTransport
-from fastwait.downloads._archive import extract_zip
+from fastwait.downloads._archive import ArchiveLimits, extract_zip
 from fastwait.downloads._atomic_file import AtomicFile
 from fastwait.downloads._names import (
     distinct_names,
@@ -67,12 +67,25 @@ def is_output_archive(status: JobStatus) -> bool:
 
 
 async def unpack_outputs(
-    archive: Path, directory: Path, *, job_id: str, overwrite: bool
+    archive: Path,
+    directory: Path,
+    *,
+    job_id: str,
+    overwrite: bool,
+    limits: ArchiveLimits | None = None,
 ) -> list[Path]:
-    """Unpack ``archive`` into ``directory`` off the event loop, then remove it."""
+    """Unpack ``archive`` into ``directory`` off the event loop, then remove it.
+
+    Unless a member took its place: a member named like the archive replaces it when
+    ``overwrite`` (the archive is open, its bytes still readable), and is then what the path
+    holds, so it stays.
+    """
+    saved: list[Path] = []
     try:
-        return await asyncio.to_thread(
-            extract_zip, archive, directory, tag=job_id, overwrite=overwrite
+        saved = await asyncio.to_thread(
+            extract_zip, archive, directory, tag=job_id, overwrite=overwrite, limits=limits
         )
+        return saved
     finally:
-        archive.unlink(missing_ok=True)
+        if archive not in saved:
+            archive.unlink(missing_ok=True)

@@ -14,6 +14,9 @@ from email.message import Message
 __all__ = ["distinct_names", "filename_from_content_disposition", "safe_filename"]
 
 _MAX_NAME_BYTES = 200
+_MAX_FILE_NAME_BYTES = 255
+"""What file systems allow (ext4, APFS, NTFS in UTF-16 units): the bound on every name tried."""
+_MAX_TAG_CHARS = 64
 _RESERVED = frozenset({".", "..", ""})
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 _WINDOWS_DEVICES = frozenset(
@@ -59,13 +62,18 @@ def distinct_names(name: str, tag: str, *, limit: int = 1000) -> Iterator[str]:
 
     Two jobs whose outputs share a name (two photos called ``photo.jpg``) must both be kept:
     the second is saved under its job id (the ``tag``), and only a third collision on that
-    name falls back to a number. ``tag`` must be safe in a file name (job ids are).
+    name falls back to a number. ``tag`` must be safe in a file name (job ids are); a tag
+    longer than 64 characters is cut, and the stem is shortened so that every name fits the
+    255 bytes file systems allow (a 200-byte name under a long media job id must not become
+    "File name too long").
     """
     yield name
     stem, dot, suffix = name.rpartition(".")
     if not dot or not stem:
         stem, suffix = name, ""
     ext = f".{suffix}" if suffix else ""
-    yield f"{stem}-{tag}{ext}"
-    for n in range(2, limit):
-        yield f"{stem}-{tag}-{n}{ext}"
+    tag = tag[:_MAX_TAG_CHARS]
+    for n in range(1, limit):
+        tail = f"-{tag}{'' if n == 1 else f'-{n}'}{ext}"
+        budget = _MAX_FILE_NAME_BYTES - len(tail.encode("utf-8"))
+        yield stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + tail

@@ -10,7 +10,8 @@ the earliest due time, then starts a status request for every due job, at most
   only the store write is retried, with the same backoff, while the error is recorded for the
   job's waiters and an outage of the store is said like one of the API;
 * a non-terminal one is published as progress and the job rescheduled (``Retry-After`` honored);
-* a transient error (timeout, reset, 429, 5xx, truncated body) reschedules with the ``backoff``
+* a transient error (timeout, reset, 429, 5xx, truncated body, a status naming another job:
+  :func:`~fastwait.providers._validation.require_status_of`) reschedules with the ``backoff``
   library's exponential wait generator and full jitter; a job is never failed for one, but it
   is recorded for the job's waiters (``WaitTimeout.last_error``), and when every poll has
   failed for a second (the API or the result store cannot be reached) it is said on the log at
@@ -48,6 +49,7 @@ from fastwait.polling._schedule import (
     honor_retry_after,
     next_poll_at,
 )
+from fastwait.providers._validation import require_status_of
 from fastwait.registry._registry import Registry
 from fastwait.registry._store import JobJournal, JobKey, PollLease, Resolution
 
@@ -409,6 +411,7 @@ class Poller:
             if self._on_event is not None:
                 emit(self._on_event, PollSent(self._provider, tracked.job_id, tracked.stats.polls))
             status, retry_after = await self._fetch(tracked.job_id)
+            require_status_of(status, self._provider, tracked.job_id)
         except FastwaitError as error:
             if self._on_event is not None:
                 emit(self._on_event, PollFailed(*key, error, error.transient))

@@ -131,6 +131,12 @@ class Provider(abc.ABC):
     reports_progress: ClassVar[bool] = False
     signs_webhooks: ClassVar[bool] = True
     """False for APIs whose webhooks carry no signature: they get per-job callback tokens."""
+    credential_headers: ClassVar[frozenset[str]] = frozenset({"Authorization"})
+    """The request headers that carry this API's credential. The transport follows redirects
+    itself and drops these from any hop addressed to another origin than the request this
+    provider made (aiohttp would forward all but ``Authorization``), and any other header
+    whose value holds one of :meth:`secrets`. A provider whose header is chosen per instance
+    (a declared API's ``auth.header``) sets it on the instance."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -211,6 +217,16 @@ class Provider(abc.ABC):
     def delete_request(self, job_id: str) -> ApiRequest:
         """The request that deletes a finished job and its artifacts (default: unsupported)."""
         raise UnsupportedOperationError(f"the {self.name} API has no delete request here")
+
+    def may_own_job(self, job_id: str) -> bool:
+        """False when ``job_id`` cannot be one of this API's job ids, True when it can or
+        when the API's documents do not say (the default).
+
+        The receiver refuses a delivery whose job fails this on the route it came by: the
+        signature does not cover the route, so a status replayed to another provider's route
+        must not be applied there where the ids can tell.
+        """
+        return True
 
     # --- translation (pure) ---------------------------------------------------------------
     @abc.abstractmethod

@@ -64,6 +64,7 @@ class CompressorApp(Provider):
     """
 
     name: ClassVar[str] = "compressorapp"
+    credential_headers: ClassVar[frozenset[str]] = frozenset({"Authorization"})
     __slots__ = ("_api_key", "_authorization", "auth", "base_url")
 
     def __init__(

@@ -123,6 +123,8 @@ class DeclaredProvider(Provider):
         self.base_url = require_base_url(root)
         self._secret_values: tuple[str, ...] = ()
         self._headers = self._auth_headers(api_key, os.environ if environ is None else environ)
+        # The spec names the header its credential travels in: only that origin may see it.
+        vars(self)["credential_headers"] = frozenset(self._headers)
         status = spec.status
         self._state = _Expression(status.state)
         self._id = _Expression(status.id)

@@ -98,10 +98,39 @@ _REDACTED = "[redacted]"
 
 
 def redact(text: str | None, secrets: Iterable[str]) -> str | None:
-    """``text`` with every occurrence of each secret replaced, so no message carries a key."""
+    """``text`` with every secret, and every run of ``_REDACTED_RUN`` (8) or more of a secret's
+    consecutive characters, replaced: an API that echoes a key with a character cut off (or
+    split by a space) must not put the rest of it in a message. A secret shorter than that
+    run is replaced where it occurs whole."""
     if text is None:
         return None
     for secret in secrets:
         if secret:
             text = text.replace(secret, _REDACTED)
+            if len(secret) > _REDACTED_RUN and len(text) >= _REDACTED_RUN:
+                text = _redact_runs(text, secret)
     return text
+
+
+_REDACTED_RUN = 8
+"""The shortest run of a secret's characters that is redacted where it appears: long enough
+that ordinary words rarely match a random key, short enough that a key echoed with a few
+characters cut off, or cut in two, is still hidden (a non-secret prefix such as ``fast_liv``
+is redacted too, which costs nothing)."""
+
+
+def _redact_runs(text: str, secret: str) -> str:
+    pieces = {secret[i : i + _REDACTED_RUN] for i in range(len(secret) - _REDACTED_RUN + 1)}
+    hidden = [False] * len(text)
+    for i in range(len(text) - _REDACTED_RUN + 1):
+        if text[i : i + _REDACTED_RUN] in pieces:
+            hidden[i : i + _REDACTED_RUN] = [True] * _REDACTED_RUN
+    if not any(hidden):
+        return text
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if not hidden[i]:
+            out.append(char)
+        elif i == 0 or not hidden[i - 1]:
+            out.append(_REDACTED)
+    return "".join(out)

@@ -73,6 +73,7 @@ class MediaJobs(Provider):
     """
 
     name: ClassVar[str] = "media"
+    credential_headers: ClassVar[frozenset[str]] = frozenset({"Authorization"})
     signs_webhooks: ClassVar[bool] = False
     __slots__ = ("_token", "base_url")
 

@@ -42,6 +42,7 @@ from fastwait.providers._errors import api_error, decode_json, redact
 from fastwait.providers._urls import require_base_url, require_http_url, same_origin
 from fastwait.providers._validation import (
     is_job_id,
+    is_uuid7,
     job_state,
     payload_job_id,
     require_job_id,
@@ -71,6 +72,8 @@ _STATES: Mapping[str, JobState] = {
 }
 
 _NOT_READY_CODES = frozenset({"jobs.not_ready", "compare.not_ready"})
+
+_KEY_HEADER = "X-Fast-Api-Key"
 
 
 _ESTIMATE = re.compile(
@@ -217,6 +220,7 @@ class _ToolsFastJobs(Provider):
     """The job endpoints compress and convert share under ``{base}/{name}``."""
 
     reports_progress: ClassVar[bool] = True
+    credential_headers: ClassVar[frozenset[str]] = frozenset({_KEY_HEADER})
     __slots__ = ("_api_key", "base_url")
 
     def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL) -> None:
@@ -231,7 +235,7 @@ class _ToolsFastJobs(Provider):
 
     # --- requests -------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
-        return {"X-Fast-Api-Key": self._api_key}
+        return {_KEY_HEADER: self._api_key}
 
     def _job_url(self, job_id: str, suffix: str = "") -> str:
         return f"{self.base_url}/{self.name}/job/{require_job_id(job_id)}{suffix}"
@@ -277,6 +281,10 @@ class _ToolsFastJobs(Provider):
 
     def delete_request(self, job_id: str) -> ApiRequest:
         return ApiRequest("DELETE", self._job_url(job_id), self._headers())
+
+    def may_own_job(self, job_id: str) -> bool:
+        """Every tools.fast job id is a GUIDv7 (``JobAcceptedResponse.id``, document 002)."""
+        return is_uuid7(job_id)
 
     # --- translation ----------------------------------------------------------------------
     def _structure(self, payload: Any, cls: type[_W]) -> _W:

@@ -18,8 +18,9 @@ from fastwait.exceptions import ConfigurationError
 
 __all__ = ["Delivery", "RecentDeliveries"]
 
-DeliveryKey = tuple[str, str]
-"""``(provider name, webhook-id)``: ids are only unique per sender."""
+DeliveryKey = str
+"""The ``webhook-id``. One verifier (one secret) serves every route, and its signature does not
+cover the route: a delivery replayed to another provider's route is the same delivery."""
 
 
 class Delivery(enum.Enum):

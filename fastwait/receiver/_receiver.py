@@ -26,6 +26,7 @@ from fastwait._models import JobStatus
 from fastwait.events import WebhookAccepted, emit
 from fastwait.exceptions import BadResponseError, ConfigurationError, WebhookVerificationError
 from fastwait.providers import Provider
+from fastwait.providers._validation import is_status_of
 from fastwait.receiver._deliveries import Delivery, RecentDeliveries
 from fastwait.registry import Registry
 from fastwait.webhooks import (
@@ -174,8 +175,11 @@ class WebhookReceiver:
     ) -> str:
         """Apply a Standard Webhooks delivery: ``"accepted"`` or ``"duplicate"``.
 
-        Raises :class:`Rejection`: 401 unverified, 409 while the same delivery is in flight,
-        400 not a status, 503 when the registry failed (the sender should retry).
+        A ``webhook-id`` already applied, on any route, is a duplicate. Raises
+        :class:`Rejection`: 401 unverified, 409 while the same delivery is in flight, 400 not
+        a status, 422 a status whose job id cannot be the route's API's
+        (:meth:`~fastwait.providers.Provider.may_own_job`), 503 when the registry failed (the
+        sender should retry).
         """
         if self._verifier is None:
             raise Rejection(404, "not_found")
@@ -184,7 +188,9 @@ class WebhookReceiver:
         except WebhookVerificationError as exc:
             log.info("refused a %s webhook: %s", provider.name, type(exc).__name__)
             raise Rejection(401, "invalid_signature") from None
-        key = (provider.name, msg_id)
+        # The signature covers the id and body, not the route: one id is one delivery on
+        # whichever route it comes, so a replay to another provider's route is a duplicate.
+        key = msg_id
         seen = self._deliveries.begin(key)
         if seen is Delivery.APPLIED:
             log.debug("%s webhook %s already applied", provider.name, msg_id)
@@ -199,6 +205,9 @@ class WebhookReceiver:
             if not status.id:
                 log.info("refused a %s webhook: it names no job", provider.name)
                 raise Rejection(400, "no_job_id")
+            if not provider.may_own_job(status.id):
+                log.info("refused a %s webhook: its job is not one of this API's", provider.name)
+                raise Rejection(422, "job_of_another_api")
             lag = None if self._on_event is None else _stamp_age(headers)
             await self._publish(status, msg_id, lag)
             applied = True
@@ -228,7 +237,7 @@ class WebhookReceiver:
                 raise Rejection(400, "no_job_id")
             status = attrs.evolve(status, id=job_id)
         if claim.is_job_id:
-            matches = status.id == claim.reference
+            matches = is_status_of(status, claim.provider, claim.reference)
         else:
             matches = self._bindings.bind(provider.name, claim.reference, status.id)
         if not matches:

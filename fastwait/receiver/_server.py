@@ -6,7 +6,9 @@ shutdown behave the same everywhere. Port 0 asks the OS for a free port; the yie
 the one bound.
 
 The access log never shows a callback token: ``/callbacks/{token}`` URLs are credentials, so
-the path is logged with the token replaced.
+the path is logged with the token replaced. Nor does the error log: a request aiohttp cannot
+parse is the client's error, said in one line naming only its kind (aiohttp's own text quotes
+the raw request line) and rate-limited, without a traceback, so nobody can flood the log.
 
 Slow clients are not kept: a connection must send a complete request head within
 ``header_timeout`` seconds of opening or of its previous response, at most ``max_connections``
@@ -22,12 +24,15 @@ import contextlib
 import logging
 import re
 import signal
-from collections.abc import AsyncIterator
-from typing import Final
+import sys
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
+from fastwait._notices import RateLimitedNotice
 from fastwait.exceptions import ConfigurationError
 from fastwait.receiver._connections import ConnectionLimit
 
@@ -69,6 +74,35 @@ class RedactingAccessLogger(AbstractAccessLogger):
         )
 
 
+class _ServerErrorLog(logging.LoggerAdapter[logging.Logger]):
+    """The log aiohttp's server writes its errors to (``aiohttp.server`` otherwise).
+
+    A request it could not parse (an :class:`HttpProcessingError`: bare-LF line endings, a
+    bad header, an unknown version) is said as one line of :data:`log`, rate-limited, naming
+    the client's address and the kind of error: aiohttp's own record quotes the raw request
+    line (a callback token included) with a traceback, for every such request. Any other
+    record (a bug in a handler) goes to ``aiohttp.server`` unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"))
+        self._malformed = RateLimitedNotice(log)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        error = sys.exc_info()[1] if exc_info is True else exc_info
+        if isinstance(error, HttpProcessingError):
+            remote = args[0] if args else "a client"
+            self._malformed.say(
+                "refused a malformed request from %s (%s)", remote, type(error).__name__
+            )
+            return
+        super().log(level, msg, *args, **kwargs)
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        return msg, kwargs
+
+
 @contextlib.asynccontextmanager
 async def serve(
     app: web.Application,
@@ -103,6 +137,7 @@ async def serve(
         # or after its last response: that is the header timeout, and the idle timeout too.
         keepalive_timeout=float(header_timeout),
         lingering_time=_LINGER,
+        logger=_ServerErrorLog(),
     )
     await runner.setup()
     site: _LimitedSite | None = None

@@ -32,12 +32,16 @@ def decode_resolution(data: str | bytes) -> Resolution:
     """The resolution :func:`encode_resolution` wrote.
 
     Raises :class:`ConfigurationError` for anything else (another program's record under the
-    same key, or a record of an incompatible fastwait), with cattrs' readable explanation.
+    same key, a record of an incompatible fastwait, JSON nested past the decoder's depth),
+    with cattrs' readable explanation where it has one.
     """
     try:
         return _converter.loads(data, Resolution)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise ConfigurationError(f"stored record is not JSON: {exc}") from None
+    except RecursionError:
+        # Nested past the decoder's depth: no fastwait record is; a hostile writer's may be.
+        raise ConfigurationError("stored record is nested too deeply") from None
     except cattrs.BaseValidationError as exc:
         reasons = "; ".join(cattrs.transform_error(exc, path="resolution"))
         raise ConfigurationError(f"stored record is not a fastwait resolution: {reasons}") from None

@@ -72,6 +72,8 @@ return redis.call('GET', KEYS[1])
 _REREAD_CHUNK: Final = 500
 _COMMAND_CONNECTIONS: Final = 8
 _PING_EVERY: Final = 5.0
+_UNREADABLE_REMEMBERED: Final = 10_000
+"""Keys whose unreadable stored value was said on the log (each is said once)."""
 """Seconds of silence after which the listener pings, and waits as long again for an answer."""
 
 
@@ -238,6 +240,9 @@ class RedisResultStore:
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._unreachable = RateLimitedNotice(log)
+        self._malformed = RateLimitedNotice(log)
+        self._unreadable: collections.OrderedDict[JobKey, None] = collections.OrderedDict()
+        """Keys whose unreadable value was already said on the log."""
         self._closed = False
 
     def __repr__(self) -> str:
@@ -291,10 +296,16 @@ class RedisResultStore:
         return ConfigurationError(f"Redis at {where} refused a command: {exc}")
 
     def _decode(self, key: JobKey, value: bytes | str) -> Resolution | None:
+        """The resolution in ``value``, or None (said once per key) when it does not decode:
+        the key is then read as empty, so its job is polled."""
         try:
             return decode_resolution(value)
         except ConfigurationError as exc:
-            log.warning("ignoring the unreadable stored result of %s job %s: %s", *key, exc)
+            if key not in self._unreadable:
+                self._unreadable[key] = None
+                if len(self._unreadable) > _UNREADABLE_REMEMBERED:
+                    self._unreadable.popitem(last=False)
+                log.warning("ignoring the unreadable stored result of %s job %s: %s", *key, exc)
             return None
 
     def _check_open(self) -> None:
@@ -477,7 +488,10 @@ class RedisResultStore:
                 continue
             pinged = False
             if message["type"] == "message":
-                self._announced(message["data"])
+                try:
+                    self._announced(message["data"])
+                except Exception:  # anyone who can write to Redis can publish: never die of it
+                    log.exception("ignoring an announcement on %s that failed", self._channel)
 
     def _announced(self, data: bytes) -> None:
         header, _, value = data.partition(b"\n")
@@ -485,8 +499,8 @@ class RedisResultStore:
             sender = json.loads(header)
             key: JobKey = (str(sender["provider"]), str(sender["job_id"]))
             replica = sender["replica"]
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring a malformed announcement on %s", self._channel)
+        except (ValueError, KeyError, TypeError, RecursionError):
+            self._malformed.say("ignoring a malformed announcement on %s", self._channel)
             return
         if replica == self._replica:
             return
