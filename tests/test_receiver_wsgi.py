@@ -434,12 +434,14 @@ def test_an_unusable_configuration_is_refused(sync: SyncClient) -> None:
 
 
 def test_a_burst_of_deliveries_from_16_threads_resolves_every_waiter(sync: SyncClient) -> None:
-    job_ids = [f"burst-{n}" for n in range(200)]
+    job_ids = [f"019c56457340753ba9441d7b4e6{n:05x}" for n in range(200)]  # tools.fast's GUIDv7s
     app = create_wsgi_app(sync, verifier=StandardWebhookVerifier([SECRET]))
 
     async def wait_for_all() -> list[Resolution]:
         registry = sync.registry
-        return await asyncio.gather(*(registry.wait_resolution(("compress", j)) for j in job_ids))
+        waits = (registry.wait_resolution(("compress", j)) for j in job_ids)
+        # Bounded, so a delivery refused by mistake fails the test instead of holding the pool.
+        return await asyncio.wait_for(asyncio.gather(*waits), timeout=60)
 
     with serving(app) as root, ThreadPoolExecutor(16) as pool:
         waiting = pool.submit(sync.run, wait_for_all())
