@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from fastwait._json import json_decoder
 from fastwait.exceptions import BadResponseError, ConfigurationError, TransportError
 from fastwait.providers import ApiRequest, Provider
 from fastwait.providers._headers import parse_retry_after
@@ -44,7 +45,7 @@ class JsonResponse:
 
 def _decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return json_decoder().loads(body)  # json.loads, faster with the speed extra
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         text = body.decode("utf-8", "replace").rstrip()
         truncated = isinstance(exc, json.JSONDecodeError) and (
