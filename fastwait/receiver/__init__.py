@@ -8,9 +8,9 @@ arrives first. This package is the HTTP side of that: it checks that a delivery 
 the provider's own :meth:`~fastwait.providers.Provider.parse_status` understands, then publishes
 it.
 
-Run it alone with :func:`run_receiver` (what ``fastwait receive --help`` and the service in
-the repository's ``receiver/`` run), mount :func:`create_app` with ``add_subapp``, or add its
-routes to your app with :func:`setup`.
+Run it alone with :func:`run_receiver` (or :func:`run_receiver_sync`, what ``fastwait receive
+--help`` and the service in the repository's ``receiver/`` run), mount :func:`create_app` with
+``add_subapp``, or add its routes to your app with :func:`setup`.
 Status codes:
 
 =====  ==========================================================================================
@@ -49,7 +49,7 @@ from fastwait.receiver._server import (
     serve,
     serve_until_stopped,
 )
-from fastwait.receiver._standalone import run_receiver
+from fastwait.receiver._standalone import run_receiver, run_receiver_sync
 from fastwait.webhooks import CallbackBindings
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "get_receiver",
     "receiving_providers",
     "run_receiver",
+    "run_receiver_sync",
     "serve",
     "serve_until_stopped",
     "setup",
