@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from fastwait._json import json_decoder
+from fastwait._request_arguments import RequestArguments
 from fastwait.exceptions import BadResponseError, ConfigurationError, TransportError
 from fastwait.providers import ApiRequest, Provider
 from fastwait.providers._headers import parse_retry_after
@@ -61,6 +62,7 @@ class HttpTransport:
     def __init__(self, session: aiohttp.ClientSession, provider: Provider) -> None:
         self._session = session
         self._provider = provider
+        self._arguments = RequestArguments(provider.base_url)
 
     @contextlib.asynccontextmanager
     async def open(
@@ -80,7 +82,10 @@ class HttpTransport:
                     data.add_field(request.file_field, handle, filename=upload.name)
             try:
                 async with self._session.request(
-                    request.method, request.url, headers=request.headers, data=data
+                    request.method,
+                    self._arguments.url(request.url),
+                    headers=self._arguments.headers(request.headers),
+                    data=data,
                 ) as response:
                     if response.status not in ok:
                         body = await response.content.read(1 << 16)
@@ -105,7 +110,9 @@ class HttpTransport:
         and errors as through :meth:`open`, without its context-manager machinery."""
         try:
             async with self._session.request(
-                request.method, request.url, headers=request.headers
+                request.method,
+                self._arguments.url(request.url),
+                headers=self._arguments.headers(request.headers),
             ) as response:
                 if response.status not in ok:
                     body = await response.content.read(1 << 16)
