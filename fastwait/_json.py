@@ -5,8 +5,8 @@ One contract, the standard library's: :meth:`JsonDecoder.loads` answers exactly 
 decoding the body as UTF-8 and then as JSON without ``NaN``/``Infinity`` answers. orjson is
 only asked what it answers identically, and whatever it refuses (``NaN``, a byte order mark,
 UTF-16, lone surrogates, numbers beyond a double, ...) is decoded again by the standard
-library, whose value or error stands. It is not asked at all about a body holding a run of 19
-digits (orjson reads integers beyond 64 bits as floats) or 256 opening brackets (the two
+library, whose value or error stands. It is not asked at all about a body holding an integer
+of 19 digits (orjson reads integers beyond 64 bits as floats) or 256 opening brackets (the two
 decoders' nesting limits differ), so those are the standard library's alone.
 
 orjson is imported on first use, never by ``import fastwait``; ``FASTWAIT_NO_SPEEDUPS=1`` in
@@ -22,13 +22,15 @@ from typing import Any, Final, NoReturn
 
 __all__ = ["STDLIB", "JsonDecoder", "json_decoder", "orjson_decoder", "speedups_disabled"]
 
-_DIGITS_AND_BRACKETS: Final = bytes(
-    ord("0") if byte in b"0123456789" else (byte if byte in b"[{" else ord(" "))
+_NUMBER_SHAPE: Final = bytes(
+    ord("0") if byte in b"0123456789" else (ord("s") if byte in b":,[-\t\n\r " else ord(" "))
     for byte in range(256)
 )
-"""Maps every digit to ``0``, keeps ``[`` and ``{``, blanks the rest: one pass finds both
-what orjson would read differently and what could nest deeply."""
+"""Maps every digit to ``0`` and every byte that may come right before a number's digits to
+``s``: one pass shows whether an integer literal has 19 digits (digits in strings follow
+other bytes; a string like ``"x: 1234..."`` only costs a needless trip to the stdlib)."""
 _BIG_INTEGER: Final = b"0" * 19
+_BIG_INTEGER_AFTER: Final = b"s" + _BIG_INTEGER
 _MAX_BRACKETS: Final = 255
 
 
@@ -60,10 +62,12 @@ class JsonDecoder:
         return f"JsonDecoder({self.name})"
 
     def _may_answer(self, body: bytes) -> bool:
-        """Whether orjson is asked at all: no 19-digit run, not 256 opening brackets."""
-        shape = body.translate(_DIGITS_AND_BRACKETS)
-        return _BIG_INTEGER not in shape and (
-            len(body) <= 2 * _MAX_BRACKETS or shape.count(b"[") + shape.count(b"{") <= _MAX_BRACKETS
+        """Whether orjson is asked at all: no integer of 19 digits, not 256 opening brackets."""
+        shape = body.translate(_NUMBER_SHAPE)
+        if _BIG_INTEGER_AFTER in shape or shape.startswith(_BIG_INTEGER):
+            return False
+        return (
+            len(body) <= 2 * _MAX_BRACKETS or body.count(b"[") + body.count(b"{") <= _MAX_BRACKETS
         )
 
     def loads(self, body: bytes) -> Any:

@@ -64,6 +64,11 @@ BODIES = [
     b"-9223372036854775809",  # below int64
     b'{"bytes": 123456789012345678901234567890}',
     b"9223372036854775807",
+    b"[1,18446744073709551616]",
+    b'{"a":-18446744073709551616}',
+    b'{"a":\n18446744073709551616}',
+    b'{"id": "00000000000000000000000000000001", "n": 1}',  # digits in a string: orjson's
+    b'{"id": "x: 00000000000000000000000000000001"}',
     b"1e400",
     b"-1e400",
     b"1e-400",
@@ -166,7 +171,9 @@ def test_orjson_answers_the_bodies_it_agrees_on() -> None:
     decoder = _orjson()
     body = json.dumps(TF_COMPRESS_STATUS).encode()
     assert decoder._may_answer(body)
+    assert decoder._may_answer(b'{"id": "00000000000000000000000000000001"}')
     assert not decoder._may_answer(b"18446744073709551616")
+    assert not decoder._may_answer(b'{"bytes": 18446744073709551616}')
     assert not decoder._may_answer(NESTED_DEEP)
 
 
