@@ -427,10 +427,12 @@ async def _one_run(
     )
 
 
-def _round_ratios(runs: Sequence[RunFigures], name: str, baseline: str) -> list[float]:
+def _round_ratios(
+    runs: Sequence[RunFigures], name: str, baseline: str, *, cpu: bool = False
+) -> list[float]:
     """``name``'s rate over ``baseline``'s, round by round (the same deliveries, minutes apart
-    at most)."""
-    rate = {f.name: f.rate for f in runs}
+    at most); with ``cpu``, per second of the server's CPU rather than of wall time."""
+    rate = {f.name: f.rate / f.server_cpu if cpu else f.rate for f in runs}
     rounds = sorted(int(key.rsplit("#", 1)[1]) for key in rate if key.startswith(f"{name} #"))
     return [rate[f"{name} #{n}"] / rate[f"{baseline} #{n}"] for n in rounds]
 
@@ -483,6 +485,17 @@ def _text(
         f" {rates[_RECEIVER_UVLOOP] / rates[_HANDWRITTEN_UVLOOP]:.2f}",
         "  per-round ratios receiver / hand-written: "
         + ", ".join(f"{r:.3f}" for r in _round_ratios(runs, "receiver", "handwritten")),
+        "  per second of server CPU (a server starved by a shared machine shows in req/s, not"
+        " here), receiver / hand-written, by round: "
+        + ", ".join(f"{r:.3f}" for r in _round_ratios(runs, "receiver", "handwritten", cpu=True))
+        + "; without the extra: "
+        + ", ".join(
+            f"{r:.3f}" for r in _round_ratios(runs, _RECEIVER_PLAIN, "handwritten", cpu=True)
+        )
+        + "; on uvloop: "
+        + ", ".join(
+            f"{r:.3f}" for r in _round_ratios(runs, _RECEIVER_UVLOOP, _HANDWRITTEN_UVLOOP, cpu=True)
+        ),
         f"  {'PASS' if target.passed else 'FAIL'}  {target.description}:"
         f" {target.measured:.2f} (at least {target.limit:.2f}; moonshot {_MOONSHOT:.2f}"
         f" {'reached' if target.measured >= _MOONSHOT else 'not reached'})",
