@@ -2,13 +2,15 @@
 
 Three processes, so that each figure describes the client alone: the fake, this driver, and a
 fresh client process (:mod:`tests.benchmarks._scale_client`) per run, whose ``getrusage``
-figures are the ones reported. Each client runs in up to three variants: **today** (with
+figures are the ones reported. Each client runs in up to four variants: **today** (with
 ``--baseline-source DIR``, another fastwait tree, e.g. ``git archive 2c69e46 | tar -x -C DIR``;
 asyncio's loop), **plain** (this tree, ``FASTWAIT_NO_SPEEDUPS=1``: the standard library's JSON,
-asyncio's loop; what a user without the ``speed`` extra gets) and **speed** (this tree with the
-extra: orjson, and the client on uvloop as a service with the extra runs). Each round runs
-every variant in a rotated order against a fresh fake, and ratios are taken within a round
-(the machine is shared and noisy), their median reported:
+asyncio's loop; what a user without the ``speed`` extra gets), **speed** (this tree with the
+extra: orjson, and the client on uvloop as a service with the extra runs) and **cli** (speed,
+plus the garbage collector's threshold the ``fastwait`` command sets for its own process; a
+library does not touch it). Each round runs every variant in a rotated order against a fresh
+fake, and ratios are taken within a round (the machine is shared and noisy), their median
+reported:
 
 1. **CPU**: 100,000 jobs (log-normal durations, median 8 s, sigma 0.4, clipped to 0.2-20 s,
    5 % failures, all created at once) awaited via ``as_completed``: all must resolve; CPU per
@@ -85,6 +87,7 @@ class _Variant:
 
 _PLAIN = {"FASTWAIT_NO_SPEEDUPS": "1"}
 _SPEED = {"FASTWAIT_BENCH_LOOP": "uvloop"}
+_CLI = {**_SPEED, "FASTWAIT_BENCH_GC": "cli"}
 
 
 @attrs.frozen
@@ -292,7 +295,11 @@ async def run(options: ScaleOptions) -> ScenarioReport:
     """Run the scale scenario and judge it."""
     PollPolicy(**options.policy_overrides)  # refuse bad overrides before starting anything
     baseline = source_tree(options.baseline_source)
-    variants = [_Variant("plain", _REPO, _PLAIN), _Variant("speed", _REPO, _SPEED)]
+    variants = [
+        _Variant("plain", _REPO, _PLAIN),
+        _Variant("speed", _REPO, _SPEED),
+        _Variant("cli", _REPO, _CLI),
+    ]
     if baseline is not None:
         variants.insert(0, _Variant("today", baseline, _PLAIN))
     imports = {
@@ -301,7 +308,7 @@ async def run(options: ScaleOptions) -> ScenarioReport:
     rounds = await _rounds(variants, options)
     lags = {v.name: await _lag(v, options) for v in variants}
     targets: list[Target] = []
-    for name in ("plain", "speed"):
+    for name in ("plain", "speed", "cli"):
         unresolved = max(options.jobs - r.figures["resolved"] for r in rounds.cpu[name])
         few, many = lags[name]
         limit = _LAG_FACTOR * few.lag_p95 + _LAG_SLACK
