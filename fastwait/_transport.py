@@ -19,6 +19,8 @@ from typing import Any
 import aiohttp
 import attrs
 
+from fastwait._json import json_decoder
+from fastwait._request_arguments import RequestArguments
 from fastwait.exceptions import BadResponseError, ConfigurationError, TransportError
 from fastwait.providers import ApiRequest, Provider
 from fastwait.providers._headers import parse_retry_after
@@ -57,7 +59,7 @@ def _json_body(value: Any) -> bytes:
 
 def _decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return json_decoder().loads(body)  # json.loads, faster with the speed extra
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         text = body.decode("utf-8", "replace").rstrip()
         truncated = isinstance(exc, json.JSONDecodeError) and (
@@ -92,6 +94,8 @@ class HttpTransport:
         self._max_response_bytes = max_response_bytes
         self._credentials = frozenset(name.lower() for name in provider.credential_headers)
         self._secrets = tuple(secret for secret in provider.secrets() if secret)
+        base_url = getattr(provider, "base_url", None)
+        self._arguments = RequestArguments(base_url if isinstance(base_url, str) else None)
 
     def _addressed(self, request: ApiRequest, home: str) -> ApiRequest:
         """``request`` (a redirect hop) without the credential headers unless it goes to the
@@ -173,7 +177,10 @@ class HttpTransport:
         API redirects."""
         try:
             async with self._session.request(
-                request.method, request.url, headers=request.headers, allow_redirects=False
+                request.method,
+                self._arguments.url(request.url),
+                headers=self._arguments.headers(request.headers),
+                allow_redirects=False,
             ) as response:
                 if response.status in ok:
                     return await _json_response(response, self._max_response_bytes)

@@ -38,7 +38,6 @@ restart; SIGTERM or SIGINT stops it cleanly with status 0. Run it with
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -54,7 +53,7 @@ from fastwait.receiver import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     receiving_providers,
-    run_receiver,
+    run_receiver_sync,
 )
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
@@ -163,19 +162,17 @@ def main() -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
-        asyncio.run(
-            run_receiver(
-                settings.providers,
-                verifier=settings.verifier,
-                callback_tokens=settings.callback_tokens,
-                redis=settings.redis_url,
-                host=settings.host,
-                port=settings.port,
-                max_body_bytes=settings.max_body_bytes,
-                body_timeout=settings.body_timeout,
-                header_timeout=settings.header_timeout,
-                max_connections=settings.max_connections,
-            )
+        run_receiver_sync(
+            settings.providers,
+            verifier=settings.verifier,
+            callback_tokens=settings.callback_tokens,
+            redis=settings.redis_url,
+            host=settings.host,
+            port=settings.port,
+            max_body_bytes=settings.max_body_bytes,
+            body_timeout=settings.body_timeout,
+            header_timeout=settings.header_timeout,
+            max_connections=settings.max_connections,
         )
     except ConfigurationError as exc:  # found as the registry is made: the Redis URL, say
         print(f"fastwait-receiver: error: {exc}", file=sys.stderr)

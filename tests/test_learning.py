@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
+import math
+import random
 import time
 from collections.abc import AsyncIterator
 
@@ -196,3 +199,39 @@ async def test_a_result_stored_long_ago_teaches_when_it_was_stored_not_when_it_w
             await found.wait()  # the first look at the shared store found and delivered it
             (learned,) = poller.history.experience().durations
     assert learned == pytest.approx(7.0, abs=1.0)
+
+
+def _nearest_by_walking(
+    pairs: tuple[tuple[float, float], ...], percent: float
+) -> tuple[float, ...]:
+    """The rule elapsed_shares keeps, walked out reading by reading from ``percent``: the
+    nearer reading first, the lower percent on a tie; nothing if one is over 10 points away."""
+    right = bisect.bisect_left(pairs, (percent, -math.inf))
+    left = right - 1
+    shares: list[float] = []
+    while len(shares) < 25:
+        take_left = left >= 0 and (
+            right >= len(pairs) or percent - pairs[left][0] <= pairs[right][0] - percent
+        )
+        if take_left:
+            near, left = pairs[left], left - 1
+        else:
+            near, right = pairs[right], right + 1
+        if abs(near[0] - percent) > 10.0:
+            return ()
+        shares.append(near[1])
+    return tuple(shares)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_nearest_readings_are_those_a_walk_outwards_finds(seed: int) -> None:
+    rng = random.Random(seed)
+    count = rng.randint(25, 120)
+    grid = rng.choice([0.5, 1.0, 3.0])  # coarse grids make ties and repeated percents
+    pairs = tuple(
+        sorted((round(rng.uniform(0, 100) / grid) * grid, rng.random()) for _ in range(count))
+    )
+    experience = Experience(readings_from_submission=pairs)
+    for percent in [rng.uniform(-5, 105) for _ in range(30)] + [p for p, _ in pairs[:10]]:
+        shares = experience.elapsed_shares(percent, from_sighting=False)
+        assert sorted(shares) == sorted(_nearest_by_walking(pairs, percent)), percent

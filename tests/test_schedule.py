@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import attrs
 import pytest
 
 from fastwait.exceptions import ConfigurationError
@@ -412,3 +413,27 @@ def test_observations_are_bounded() -> None:
 def test_invalid_policies_are_rejected(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):
         PollPolicy(**kwargs)
+
+
+def test_an_observation_keeps_every_field_it_does_not_change() -> None:
+    knowledge = JobKnowledge(
+        submitted_at=1.0,
+        observations=((2.0, 10.0),),
+        started_after=None,
+        queue_estimate=4.0,
+        polls=2,
+        last_poll_at=2.0,
+        reports_progress=True,
+        webhook_expected=True,
+        input_bytes=123,
+    )
+    seen = knowledge.observed(3.0, 20.0, queued=False)
+    changed = {"observations", "polls", "last_poll_at"}
+    for field in attrs.fields(JobKnowledge):
+        if field.name not in changed:
+            assert getattr(seen, field.name) == getattr(knowledge, field.name), field.name
+    assert (seen.observations, seen.polls, seen.last_poll_at) == (
+        ((2.0, 10.0), (3.0, 20.0)),
+        3,
+        3.0,
+    )

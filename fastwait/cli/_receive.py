@@ -11,7 +11,6 @@ service runs the same receiver configured entirely from the environment.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from fastwait.receiver import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     receiving_providers,
-    run_receiver,
+    run_receiver_sync,
 )
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
@@ -187,19 +186,17 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         level_for(args.verbose, args.quiet, default=logging.INFO), args.log_format or "text"
     )
     try:
-        asyncio.run(
-            run_receiver(
-                providers,
-                verifier=verifier,
-                callback_tokens=tokens,
-                redis=args.redis,
-                host=args.host,
-                port=args.port,
-                max_body_bytes=args.max_body_bytes,
-                body_timeout=args.body_timeout,
-                header_timeout=args.header_timeout,
-                max_connections=args.max_connections,
-            )
+        run_receiver_sync(
+            providers,
+            verifier=verifier,
+            callback_tokens=tokens,
+            redis=args.redis,
+            host=args.host,
+            port=args.port,
+            max_body_bytes=args.max_body_bytes,
+            body_timeout=args.body_timeout,
+            header_timeout=args.header_timeout,
+            max_connections=args.max_connections,
         )
     except ConfigurationError as exc:
         parser.error(str(exc))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import collections
 import math
+import operator
 from collections.abc import Iterable
 
 import attrs
@@ -38,6 +39,7 @@ _NEIGHBOURS = 25
 _PERCENT_WINDOW = 10.0
 """Readings further than this many points from the one being read say nothing about it."""
 _MIN_DURATIONS = 25
+_SHARE = operator.itemgetter(1)
 
 
 @attrs.frozen
@@ -60,7 +62,8 @@ class Experience:
         return self.durations[bisect.bisect_right(self.durations, age) :]
 
     def elapsed_shares(self, percent: float, *, from_sighting: bool) -> tuple[float, ...]:
-        """Shares of their time that jobs reading ``percent`` had spent, by the nearest readings.
+        """Shares of their time that jobs reading ``percent`` had spent, by the nearest readings
+        (ordered by percent; a tie in distance goes to the lower percent).
 
         Empty unless :data:`_NEIGHBOURS` learned readings lie within :data:`_PERCENT_WINDOW`
         points of ``percent``: an estimate from far-away readings would be a guess.
@@ -68,21 +71,20 @@ class Experience:
         pairs = self.readings_from_sighting if from_sighting else self.readings_from_submission
         if len(pairs) < _NEIGHBOURS:
             return ()
+        # The nearest readings of a sorted list are a run of it: binary-search the run's start
+        # (a poll asks this once; walking outwards reading by reading cost 25 steps a poll).
         right = bisect.bisect_left(pairs, (percent, -math.inf))
-        left = right - 1
-        shares: list[float] = []
-        while len(shares) < _NEIGHBOURS:
-            take_left = left >= 0 and (
-                right >= len(pairs) or percent - pairs[left][0] <= pairs[right][0] - percent
-            )
-            if take_left:
-                near, left = pairs[left], left - 1
+        low, high = max(0, right - _NEIGHBOURS), min(right, len(pairs) - _NEIGHBOURS)
+        while low < high:
+            middle = (low + high) // 2
+            if percent - pairs[middle][0] > pairs[middle + _NEIGHBOURS][0] - percent:
+                low = middle + 1
             else:
-                near, right = pairs[right], right + 1
-            if abs(near[0] - percent) > _PERCENT_WINDOW:
-                return ()
-            shares.append(near[1])
-        return tuple(shares)
+                high = middle
+        nearest = pairs[low : low + _NEIGHBOURS]
+        if percent - nearest[0][0] > _PERCENT_WINDOW or nearest[-1][0] - percent > _PERCENT_WINDOW:
+            return ()
+        return tuple(map(_SHARE, nearest))
 
 
 def size_band(input_bytes: int | None) -> int | None:

@@ -145,9 +145,10 @@ class Poller:
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
         self._wakeup = asyncio.Event()
-        self._slots: asyncio.Semaphore | None = None
+        self._slot_freed = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
+        """The polls in flight: at most ``max_in_flight``, a slot held by the scheduler itself."""
         self._closed = False
         store = registry.store
         self._journal = store if isinstance(store, JobJournal) else None
@@ -202,7 +203,6 @@ class Poller:
         if self._closed:
             raise RuntimeError("poller is closed")
         if self._scheduler is None:
-            self._slots = asyncio.Semaphore(self._max_in_flight)
             self._scheduler = asyncio.create_task(
                 self._run(), name=f"fastwait-poller-{self._provider}"
             )
@@ -336,7 +336,8 @@ class Poller:
         heap = self._heap
         wakeup = self._wakeup
         loop = asyncio.get_running_loop()
-        assert self._slots is not None
+        requests = self._requests
+        slot_freed = self._slot_freed
         timer: asyncio.TimerHandle | None = None
         try:
             while True:
@@ -360,26 +361,28 @@ class Poller:
                     await wakeup.wait()
                     continue
                 heapq.heappop(heap)
-                await self._slots.acquire()
+                while len(requests) >= self._max_in_flight:
+                    slot_freed.clear()
+                    await slot_freed.wait()
                 if self._tracked.get(job_id) is not tracked:
-                    self._slots.release()
                     continue
-                task = asyncio.create_task(self._poll(tracked))
-                self._requests.add(task)
-                task.add_done_callback(self._requests.discard)
+                task = loop.create_task(self._poll(tracked))
+                requests.add(task)
+                task.add_done_callback(self._poll_finished)
         finally:
             if timer is not None:
                 timer.cancel()
 
+    def _poll_finished(self, task: asyncio.Task[None]) -> None:
+        self._requests.discard(task)
+        self._slot_freed.set()
+
     async def _poll(self, tracked: _Tracked) -> None:
-        assert self._slots is not None
         try:
             await self._poll_once(tracked)
         except Exception as error:  # nobody awaits this task: a failure must not end it unsaid
             log.exception("unexpected error polling %s job %s", self._provider, tracked.job_id)
             self._retry_later(tracked, error)
-        finally:
-            self._slots.release()
 
     async def _poll_once(self, tracked: _Tracked) -> None:
         if tracked.unstored is not None:

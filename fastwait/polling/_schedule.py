@@ -183,12 +183,17 @@ class JobKnowledge:
             observations = ()
         elif usable and percent is not None:
             observations = (*observations, (at, float(percent)))[-_MAX_OBSERVATIONS:]
-        return attrs.evolve(
-            self,
-            observations=observations,
-            started_after=started_after,
-            polls=self.polls + 1,
-            last_poll_at=at,
+        # The constructor, not attrs.evolve (which reads every field by name): once a poll.
+        return JobKnowledge(
+            self.submitted_at,
+            observations,
+            started_after,
+            self.queue_estimate,
+            self.polls + 1,
+            at,
+            self.reports_progress,
+            self.webhook_expected,
+            self.input_bytes,
         )
 
 

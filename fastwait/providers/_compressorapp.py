@@ -26,6 +26,7 @@ import base64
 import contextlib
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal, TypeVar
 
 from fastwait._models import EMPTY_MAPPING, JobAccepted, JobState, JobStatus, OutputInfo
@@ -65,7 +66,7 @@ class CompressorApp(Provider):
 
     name: ClassVar[str] = "compressorapp"
     credential_headers: ClassVar[frozenset[str]] = frozenset({"Authorization"})
-    __slots__ = ("_api_key", "_authorization", "auth", "base_url")
+    __slots__ = ("_api_key", "_auth_headers", "_authorization", "auth", "base_url")
 
     def __init__(
         self,
@@ -85,6 +86,7 @@ class CompressorApp(Provider):
         else:
             raise ConfigurationError("auth must be 'basic' or 'bearer'")
         self.auth = auth
+        self._auth_headers = MappingProxyType({"Authorization": self._authorization})
 
     def __repr__(self) -> str:
         return f"CompressorApp(base_url={self.base_url!r}, auth={self.auth!r})"
@@ -93,8 +95,9 @@ class CompressorApp(Provider):
         return (self._api_key, self._authorization.split(" ", 1)[1])
 
     # --- requests -------------------------------------------------------------------------
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": self._authorization}
+    def _headers(self) -> Mapping[str, str]:
+        """Built once per provider (read-only, so every request may share it)."""
+        return self._auth_headers
 
     def status_request(self, job_id: str) -> ApiRequest:
         return ApiRequest("GET", f"{self.base_url}/jobs/{require_job_id(job_id)}", self._headers())

@@ -7,11 +7,11 @@ from any text the server sent back, so the rules are written once and tested onc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from fastwait._json import json_decoder
 from fastwait.exceptions import (
     ApiError,
     AuthenticationError,
@@ -89,7 +89,7 @@ def decode_json(body: bytes) -> Any:
     if not body.strip():
         return None
     try:
-        return json.loads(body)
+        return json_decoder().loads(body)
     except (ValueError, RecursionError):
         return None
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, Self, TypeVar
 
 from fastwait._models import EMPTY_MAPPING, JobAccepted, JobState, JobStatus, OutputInfo
@@ -75,11 +76,14 @@ class MediaJobs(Provider):
     name: ClassVar[str] = "media"
     credential_headers: ClassVar[frozenset[str]] = frozenset({"Authorization"})
     signs_webhooks: ClassVar[bool] = False
-    __slots__ = ("_token", "base_url")
+    __slots__ = ("_auth_headers", "_token", "base_url")
 
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = require_base_url(base_url)
         self._token = None if token is None else require_secret(token, "token")
+        self._auth_headers = MappingProxyType(
+            {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        )
 
     @classmethod
     def from_settings(cls, api_key: str | None, base_url: str | None) -> Self:
@@ -97,8 +101,9 @@ class MediaJobs(Provider):
         return (self._token,) if self._token else ()
 
     # --- requests -------------------------------------------------------------------------
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+    def _headers(self) -> Mapping[str, str]:
+        """Built once per provider (read-only, so every request may share it)."""
+        return self._auth_headers
 
     def _jobs_url(self) -> str:
         return f"{self.base_url}/api/media/jobs"

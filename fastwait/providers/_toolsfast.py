@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 import attrs
@@ -221,11 +222,12 @@ class _ToolsFastJobs(Provider):
 
     reports_progress: ClassVar[bool] = True
     credential_headers: ClassVar[frozenset[str]] = frozenset({_KEY_HEADER})
-    __slots__ = ("_api_key", "base_url")
+    __slots__ = ("_api_key", "_auth_headers", "base_url")
 
     def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL) -> None:
         self._api_key = require_secret(api_key, "api_key")
         self.base_url = require_base_url(base_url)
+        self._auth_headers = MappingProxyType({"X-Fast-Api-Key": self._api_key})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -234,8 +236,9 @@ class _ToolsFastJobs(Provider):
         return (self._api_key,)
 
     # --- requests -------------------------------------------------------------------------
-    def _headers(self) -> dict[str, str]:
-        return {_KEY_HEADER: self._api_key}
+    def _headers(self) -> Mapping[str, str]:
+        """Built once per provider (read-only, so every request may share it)."""
+        return self._auth_headers
 
     def _job_url(self, job_id: str, suffix: str = "") -> str:
         return f"{self.base_url}/{self.name}/job/{require_job_id(job_id)}{suffix}"

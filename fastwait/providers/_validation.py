@@ -7,7 +7,6 @@ stops, so each is held to one rule here whether the caller or the API supplied i
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Iterable, Mapping
 
 from fastwait._models import JobState, JobStatus
@@ -70,7 +69,7 @@ def is_uuid7(job_id: str) -> bool:
 
 
 def require_job_id(job_id: object) -> str:
-    """The job id as a single URL path segment.
+    """The job id, fit to be a single URL path segment as it is (nothing in it needs quoting).
 
     Only RFC 3986 unreserved characters are allowed, and ``.``/``..`` are refused, so an id can
     never add, remove or climb path segments; anything else is a :class:`ConfigurationError`.
@@ -80,7 +79,7 @@ def require_job_id(job_id: object) -> str:
         raise ConfigurationError(
             f"job id {shown} must be non-empty, use only A-Z a-z 0-9 . _ ~ -, and not be . or .."
         )
-    return urllib.parse.quote(job_id, safe="")
+    return job_id
 
 
 def job_state(

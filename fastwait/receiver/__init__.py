@@ -8,12 +8,13 @@ arrives first. This package is the HTTP side of that: it checks that a delivery 
 the provider's own :meth:`~fastwait.providers.Provider.parse_status` understands, then publishes
 it.
 
-Run it alone with :func:`run_receiver` (what ``fastwait receive --help`` and the service in
-the repository's ``receiver/`` run), mount :func:`create_app` with ``add_subapp``, or add its
-routes to your app with :func:`setup`; in FastAPI, Starlette, Litestar or Django mount the
-ASGI app :func:`create_asgi_app` (``app.mount("/fastwait", create_asgi_app(...))``); in Flask
-or classic Django (WSGI), :func:`create_wsgi_app`, which applies each delivery into a
-:class:`~fastwait.SyncClient`'s registry. Every app only carries bytes to and from
+Run it alone with :func:`run_receiver` (or :func:`run_receiver_sync`, what ``fastwait receive
+--help`` and the service in the repository's ``receiver/`` run), mount :func:`create_app` with
+``add_subapp``, or add its routes to your app with :func:`setup`; in FastAPI, Starlette,
+Litestar or Django mount the ASGI app :func:`create_asgi_app`
+(``app.mount("/fastwait", create_asgi_app(...))``); in Flask or classic Django (WSGI),
+:func:`create_wsgi_app`, which applies each delivery into a :class:`~fastwait.SyncClient`'s
+registry. Every app only carries bytes to and from
 :class:`WebhookEndpoints`, which decides every answer below, so a server of another kind calls
 its ``open``/``answer`` the same way.
 
@@ -60,7 +61,7 @@ from fastwait.receiver._server import (
     serve,
     serve_until_stopped,
 )
-from fastwait.receiver._standalone import run_receiver
+from fastwait.receiver._standalone import run_receiver, run_receiver_sync
 from fastwait.receiver._wsgi import WebhookWSGIApp, create_wsgi_app
 from fastwait.webhooks import CallbackBindings
 
@@ -85,6 +86,7 @@ __all__ = [
     "get_receiver",
     "receiving_providers",
     "run_receiver",
+    "run_receiver_sync",
     "serve",
     "serve_until_stopped",
     "setup",

@@ -13,15 +13,15 @@ ever quotes the request, a key, or an exception's message.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Final, NoReturn
+from typing import Final
 
 import attrs
 
+from fastwait._json import json_decoder
 from fastwait._models import JobStatus
 from fastwait.events import WebhookAccepted, emit
 from fastwait.exceptions import BadResponseError, ConfigurationError, WebhookVerificationError
@@ -53,15 +53,6 @@ class Rejection(Exception):
         self.error = error
 
 
-def _reject_constant(name: str) -> NoReturn:
-    # NaN and Infinity are not JSON (RFC 8259), though Python's decoder accepts them.
-    raise ValueError(f"{name} is not JSON")
-
-
-_JSON: Final = json.JSONDecoder(parse_constant=_reject_constant)
-"""Built once: ``json.loads`` with any keyword builds a new decoder on every call."""
-
-
 class WebhookReceiver:
     """Turns authentic deliveries into published statuses; one per mounted receiver.
 
@@ -75,6 +66,7 @@ class WebhookReceiver:
     __slots__ = (
         "_bindings",
         "_deliveries",
+        "_json",
         "_keep_raw",
         "_on_event",
         "_providers",
@@ -116,6 +108,7 @@ class WebhookReceiver:
         self._bindings = CallbackBindings() if bindings is None else bindings
         self._deliveries = RecentDeliveries(dedupe_capacity)
         self._keep_raw = keep_raw
+        self._json = json_decoder()
         self._on_event = registry.on_event
         self.max_body_bytes = max_body_bytes
         """Largest body read, in bytes; a larger one is refused unread (413)."""
@@ -248,11 +241,9 @@ class WebhookReceiver:
 
     def _parse(self, provider: Provider, body: bytes) -> JobStatus:
         try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
+            payload = self._json.loads_utf8(body)
+        except UnicodeDecodeError:  # a ValueError too: first
             raise Rejection(400, "invalid_utf8") from None
-        try:
-            payload = _JSON.decode(text)
         except (ValueError, RecursionError):
             raise Rejection(400, "invalid_json") from None
         try:

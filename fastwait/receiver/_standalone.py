@@ -1,7 +1,8 @@
 """The receiver as a process of its own: a registry, the app, a log line per status, until SIGTERM.
 
 ``fastwait receive`` (configured by flags) and the repository's ``receiver/`` service
-(configured from the environment) both run :func:`run_receiver`; each only reads its settings.
+(configured from the environment) both run :func:`run_receiver_sync`; each only reads its
+settings.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from fastwait._event_loop import run
 from fastwait._models import JobStatus
 from fastwait.providers import Provider
 from fastwait.receiver._app import create_app
@@ -22,7 +24,7 @@ from fastwait.receiver._server import (
 from fastwait.registry import Registry
 from fastwait.webhooks import CallbackTokens, StandardWebhookVerifier
 
-__all__ = ["run_receiver"]
+__all__ = ["run_receiver", "run_receiver_sync"]
 
 log = logging.getLogger("fastwait.receiver")
 
@@ -72,6 +74,41 @@ async def run_receiver(
             header_timeout=header_timeout,
             max_connections=max_connections,
         )
+
+
+def run_receiver_sync(
+    providers: Sequence[Provider],
+    *,
+    verifier: StandardWebhookVerifier | None = None,
+    callback_tokens: CallbackTokens | None = None,
+    redis: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+) -> None:
+    """:func:`run_receiver` in an event loop of its own, for a program's main thread.
+
+    The loop is uvloop's when the ``speed`` extra is installed (unless the environment sets
+    ``FASTWAIT_NO_SPEEDUPS=1``), else asyncio's; a library embedding the receiver awaits
+    :func:`run_receiver` on its own loop instead. Raises what :func:`run_receiver` raises.
+    """
+    run(
+        run_receiver(
+            providers,
+            verifier=verifier,
+            callback_tokens=callback_tokens,
+            redis=redis,
+            host=host,
+            port=port,
+            max_body_bytes=max_body_bytes,
+            body_timeout=body_timeout,
+            header_timeout=header_timeout,
+            max_connections=max_connections,
+        )
+    )
 
 
 def _log_status(status: JobStatus) -> None:

@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         help="a tree holding another fastwait to measure alongside in scale, receiver and redis"
         " (e.g. mkdir DIR && git archive fe6e460 | tar -x -C DIR)",
     )
+    add("--rounds", type=int, default=3, help="alternated rounds in scale and receiver (3)")
+    add("--lag-jobs", type=int, default=30_000, help="jobs in scale's lag run (default 30000)")
     add("--max-connections", type=int, default=32, help="Client max_connections in scale (32)")
     add("--soak-jobs", type=int, default=5000, help="jobs in soak (default 5000)")
     add("--seed", type=int, default=None, help="durations and fates (default: random)")
@@ -115,6 +117,8 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
                 seed=seed + 2,
                 policy_overrides=overrides,
                 baseline_source=args.baseline_source,
+                rounds=args.rounds,
+                lag_jobs=args.lag_jobs,
             )
         )
         print(report.text, end="\n\n", flush=True)
@@ -124,6 +128,7 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
             seed=seed + 3,
             generator=args.receiver_generator,
             baseline_source=args.baseline_source,
+            runs=args.rounds,
         )
         report = await bench_receiver.run(receiver)
         print(report.text, end="\n\n", flush=True)

@@ -17,6 +17,8 @@ request (``bare``); ``GET /_bench/stats`` gives the count and both clocks over t
 last of them, ``GET /_bench/latencies`` the webhook-to-waiter seconds of stamped requests.
 With ``--stamp`` a middleware notes each request's ``X-Sent-At`` (the sender's
 ``time.time()``); the throughput runs go without it, so that the apps stay as they are.
+``FASTWAIT_BENCH_LOOP=uvloop`` serves on uvloop; ``FASTWAIT_NO_SPEEDUPS=1`` keeps the receiver
+on the standard library's JSON even when orjson is installed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -229,8 +232,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("mode", choices=("bare", "handwritten", "receiver"))
     parser.add_argument("--stamp", action="store_true", help="note X-Sent-At for latencies")
     args = parser.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.mode, stamp=args.stamp))
+    factory = None
+    if os.environ.get("FASTWAIT_BENCH_LOOP") == "uvloop":  # as a service with the speed extra
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(_serve(args.mode, stamp=args.stamp))
     return 0
 
 
