@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import zipfile
@@ -121,9 +122,17 @@ async def test_compressor_app_output_is_sha1_verified(fake: FakeProvider, tmp_pa
     job_id = fake.create_job("compressorapp", duration=0.05)
     async with Client(CompressorApp("test-key", fake.base_url("compressorapp")), policy=FAST) as c:
         status = await c.wait(job_id, timeout=10)
-        path = await c.download(job_id, tmp_path, status=status)
+        path = await c.download(job_id, tmp_path / "good", status=status)
+        fake.corrupt_output("compressorapp", job_id)
+        with pytest.raises(ChecksumMismatchError, match="sha1"):
+            await c.download(job_id, tmp_path / "bad", status=status)
     assert status.output is not None
+    assert status.output.sha1 is not None
     assert path.name == status.output.file_name
+    assert hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest() == (
+        status.output.sha1
+    )
+    assert listing(tmp_path / "bad") == []
 
 
 async def test_a_sha1_mismatch_raises_and_leaves_nothing(
