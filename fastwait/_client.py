@@ -18,7 +18,7 @@ import warnings
 from collections.abc import AsyncGenerator, Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import aiohttp
 import attrs
@@ -33,19 +33,12 @@ from fastwait.exceptions import (
     FastwaitError,
     JobCanceled,
     JobFailed,
-    UnsupportedOperationError,
     WaitTimeout,
 )
 from fastwait.polling._job_age import uuid7_created_at
 from fastwait.polling._poller import Poller, PollStats
 from fastwait.polling._schedule import PollPolicy
-from fastwait.providers import (
-    CompareResponse,
-    EntitlementsResponse,
-    GetCompressorsResponse,
-    Provider,
-    ToolsFastCompress,
-)
+from fastwait.providers import ApiCall, Provider
 from fastwait.registry._registry import Registry
 from fastwait.registry._store import JobJournal, PollLease, Resolution
 from fastwait.webhooks._callback_bindings import CallbackBindings
@@ -54,6 +47,8 @@ from fastwait.webhooks._callback_tokens import CallbackTokens
 __all__ = ["Client", "JobResult"]
 
 log = logging.getLogger("fastwait.client")
+
+_T = TypeVar("_T")
 
 _REMEMBERED_SUBMISSIONS = 100_000
 
@@ -266,25 +261,38 @@ class Client:
 
     # --- single requests ------------------------------------------------------------------
     async def submit(
-        self, path: str | os.PathLike[str], *, callback_url: str | None = None, **options: str
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        callback_url: str | None = None,
+        **options: str,
     ) -> JobAccepted:
-        """Upload ``path`` as a new job (``targetFormat=`` for convert, ``preset=`` for media).
+        """Submit a new job: upload ``path`` (``targetFormat=`` for convert, ``preset=`` for
+        media), or, for an API whose submit is a JSON request, send the ``options`` alone.
 
         ``callback_url`` asks the API to POST the job's completion there (a webhook).
-        Raises ``UnsupportedOperationError`` for compressor.app (submit there, await by id).
+        Raises ``UnsupportedOperationError`` for an API fastwait cannot submit to
+        (compressor.app: submit there, await by id), and ``ConfigurationError`` when the API
+        needs a file and ``path`` is None, or takes none and ``path`` is given.
         """
         transport, _ = self._open()
-        file = Path(path)
-        if not file.is_file():
+        file = None if path is None else Path(path)
+        if file is not None and not file.is_file():
             raise ConfigurationError(f"{file} is not a readable file")
         nonce: str | None = None
         called_back = callback_url is None and self._callback_url is not None
         if called_back:
             callback_url, nonce = self._submission_callback()
-        size = file.stat().st_size  # the schedule learns durations per input size
-        request = self._provider.submit_request(file.name, options, callback_url)
-        response = await transport.json(request, ok=(200, 201, 202), upload=file)
-        accepted = self._provider.parse_accepted(response.payload)
+        request = self._provider.submit_request(
+            None if file is None else file.name, options, callback_url
+        )
+        if file is None and request.file_field is not None:
+            raise ConfigurationError(f"the {self._provider.name} API submits a file: give its path")
+        if file is not None and request.file_field is None:
+            raise ConfigurationError(f"the {self._provider.name} API's submit takes no file")
+        size = None if file is None else file.stat().st_size  # durations are learnt per size
+        response = await transport.json(request, ok=(200, 201, 202), upload=file, empty_ok=True)
+        accepted = self._provider.parse_submit_answer(response.payload, response.headers)
         if nonce is not None and not self._bindings.bind(self._provider.name, nonce, accepted.id):
             log.warning(
                 "callback token of %s job %s was used by another job",
@@ -322,6 +330,8 @@ class Client:
         transport, _ = self._open()
         response = await transport.json(self._provider.status_request(job_id))
         status = self._provider.parse_status(response.payload, keep_raw=self._keep_raw)
+        if not status.id:  # an API whose status answer does not name its job
+            status = attrs.evolve(status, id=job_id)
         return status, response.retry_after
 
     async def cancel(self, job_id: str) -> None:
@@ -334,30 +344,17 @@ class Client:
         transport, _ = self._open()
         await transport.empty(self._provider.delete_request(job_id), ok=(200, 202, 204))
 
-    def _compress_api(self) -> ToolsFastCompress:
-        if not isinstance(self._provider, ToolsFastCompress):
-            raise UnsupportedOperationError(
-                f"the {self._provider.name} API has no such endpoint (tools.fast compress only)"
-            )
-        return self._provider
+    async def call(self, call: ApiCall[_T]) -> _T:
+        """Run one of the provider's own operations and return what it reads from the answer.
 
-    async def compare(self, job_id: str) -> CompareResponse:
-        """Before/after previews of a succeeded tools.fast compression."""
-        api = self._compress_api()
+        ``call`` comes from this client's provider (tools.fast compress:
+        ``await client.call(api.compare(job_id))``, ``api.compressors()``,
+        ``api.entitlements()``; a provider of your own returns :class:`ApiCall` values the same
+        way). An error answer raises what the provider's ``parse_error`` makes of it.
+        """
         transport, _ = self._open()
-        return api.parse_compare((await transport.json(api.compare_request(job_id))).payload)
-
-    async def compressors(self) -> GetCompressorsResponse:
-        """tools.fast's compressor catalogue and the account's limits."""
-        api = self._compress_api()
-        transport, _ = self._open()
-        return api.parse_compressors((await transport.json(api.compressors_request())).payload)
-
-    async def entitlements(self) -> EntitlementsResponse:
-        """The tools.fast account's plan and credits."""
-        api = self._compress_api()
-        transport, _ = self._open()
-        return api.parse_entitlements((await transport.json(api.entitlements_request())).payload)
+        response = await transport.json(call.request, ok=call.ok)
+        return call.parse(response.payload)
 
     # --- downloads ------------------------------------------------------------------------
     async def download(
@@ -581,7 +578,7 @@ class Client:
 
     async def submit_and_wait(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | None = None,
         *,
         timeout: float | None = None,
         callback_url: str | None = None,

@@ -68,6 +68,10 @@ class JobStatus:
     ``Provider.parse_status``); otherwise it is empty. Results are kept (in the registry's
     store, a journal, Redis), and the payload would be most of what each of them costs.
     Mappings are kept as given, not copied: do not change one after passing it in.
+
+    A provider whose API does not name the job in its status answer leaves ``id`` empty: the
+    :class:`~fastwait.Client` fills in the id it asked about, and the webhook receiver the job
+    of a callback token (a signed webhook naming no job is refused).
     """
 
     id: str

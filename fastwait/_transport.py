@@ -42,6 +42,14 @@ class JsonResponse:
         return None if value is None else parse_retry_after(value, datetime.now(UTC))
 
 
+def _json_body(value: Any) -> bytes:
+    """``value`` as a JSON request body; a value JSON cannot carry is a ConfigurationError."""
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"the request's json body is not JSON: {exc}") from None
+
+
 def _decode_json(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -67,8 +75,13 @@ class HttpTransport:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The response to ``request`` with its body unread, once its status is in ``ok``."""
         with contextlib.ExitStack() as files:
-            data: aiohttp.FormData | None = None
-            if request.file_field is not None or request.fields:
+            data: aiohttp.FormData | bytes | None = request.content
+            headers = request.headers
+            if request.json is not None:
+                data = _json_body(request.json)
+                if not any(name.lower() == "content-type" for name in headers):
+                    headers = {**headers, "Content-Type": "application/json"}
+            elif request.file_field is not None or request.fields:
                 data = aiohttp.FormData()
                 for name, value in request.fields.items():
                     data.add_field(name, value)
@@ -79,7 +92,7 @@ class HttpTransport:
                     data.add_field(request.file_field, handle, filename=upload.name)
             try:
                 async with self._session.request(
-                    request.method, request.url, headers=request.headers, data=data
+                    request.method, request.url, headers=headers, data=data
                 ) as response:
                     if response.status not in ok:
                         body = await response.content.read(1 << 16)
@@ -91,13 +104,18 @@ class HttpTransport:
                 raise _unusable_host(request) from None
 
     async def json(
-        self, request: ApiRequest, *, ok: tuple[int, ...] = (200,), upload: Path | None = None
+        self,
+        request: ApiRequest,
+        *,
+        ok: tuple[int, ...] = (200,),
+        upload: Path | None = None,
+        empty_ok: bool = False,
     ) -> JsonResponse:
         """Send ``request`` and decode its JSON body."""
-        if upload is None and request.file_field is None and not request.fields:
+        if upload is None and not request.has_body:
             return await self._json_without_body(request, ok)
         async with self.open(request, ok=ok, upload=upload) as response:
-            return await _json_response(response)
+            return await _json_response(response, empty_ok=empty_ok)
 
     async def _json_without_body(self, request: ApiRequest, ok: tuple[int, ...]) -> JsonResponse:
         """:meth:`json` for a request without a body (every status poll): the same answers
@@ -122,8 +140,12 @@ class HttpTransport:
             return response.headers
 
 
-async def _json_response(response: aiohttp.ClientResponse) -> JsonResponse:
+async def _json_response(
+    response: aiohttp.ClientResponse, *, empty_ok: bool = False
+) -> JsonResponse:
     body = await response.content.read(_MAX_JSON_BYTES + 1)
+    if empty_ok and not body.strip():
+        return JsonResponse(response.status, None, response.headers)
     if len(body) > _MAX_JSON_BYTES:
         raise BadResponseError(f"response JSON exceeds {_MAX_JSON_BYTES} bytes")
     if response.content_length is not None and len(body) < response.content_length:

@@ -5,6 +5,7 @@ cryptography exception type reaches a caller (they are mapped at the boundary, `
 
     FastwaitError
     ├── ConfigurationError          bad arguments or settings (also a ValueError)
+    │   └── SpecError               a declared API spec that is wrong: which field, and why
     ├── UnsupportedOperationError   the provider's API has no such endpoint
     ├── TransportError              connection refused/reset, timeout            (transient)
     ├── BadResponseError            not what the API specifies        (transient if truncated)
@@ -62,6 +63,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "SignatureMismatch",
+    "SpecError",
     "TimestampOutOfTolerance",
     "TransportError",
     "UnsupportedOperationError",
@@ -79,6 +81,23 @@ class FastwaitError(Exception):
 
 class ConfigurationError(FastwaitError, ValueError):
     """An argument or setting is invalid; nothing was sent."""
+
+
+class SpecError(ConfigurationError):
+    """A declared API spec is wrong: ``field`` is its dotted path (``status.state``),
+    ``reason`` says why. Raised before any request is made."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.field, self.reason))
+
+    def within(self, outer: str) -> SpecError:
+        """The same error with ``outer`` (a table or a file name) put before its field."""
+        return SpecError(f"{outer}.{self.field}" if self.field else outer, self.reason)
 
 
 class UnsupportedOperationError(FastwaitError):

@@ -9,7 +9,8 @@ line. Everything comes from the environment so that a service manager
 ``ps``; ``fastwait receive`` takes the same settings as flags:
 
 =============================  ===========================================================
-``FASTWAIT_PROVIDERS``         required: ``compress,convert,compressorapp,media`` (any of)
+``FASTWAIT_PROVIDERS``         required: ``compress,convert,compressorapp,media`` (any of),
+                               or installed providers' names (``fastwait providers``)
 ``FASTWAIT_WEBHOOK_SECRET``    ``whsec_...`` secrets, comma-separated (several: rotation;
                                ``fastwait receive`` reads it the same way)
 ``FASTWAIT_WEBHOOK_PUBLIC_KEYS``  ``whpk_...`` Ed25519 keys, comma-separated
@@ -46,7 +47,7 @@ from collections.abc import Mapping
 import attrs
 
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import PROVIDERS, Provider
+from fastwait.providers import Provider, installed_providers
 from fastwait.receiver import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -81,7 +82,7 @@ class ServiceSettings:
         """Settings from ``env``; ConfigurationError naming the variable that is wrong."""
         names = _list(env, "FASTWAIT_PROVIDERS")
         if not names:
-            known = ",".join(sorted(PROVIDERS))
+            known = ",".join(sorted({provider.name for provider in installed_providers()}))
             raise ConfigurationError(f"set FASTWAIT_PROVIDERS (any of {known})")
         try:
             providers = receiving_providers(names, _list(env, "FASTWAIT_BASE_URL"))

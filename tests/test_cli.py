@@ -153,7 +153,7 @@ async def test_a_refused_api_key_says_state_null_and_why(fake: FakeProvider) -> 
     ("args", "message"),
     [
         (["wait", "--provider", "compress", "abc"], "FASTWAIT_API_KEY"),
-        (["wait", "--provider", "nope", "abc"], "invalid choice"),
+        (["wait", "--provider", "nope", "abc"], "unknown provider 'nope' (known: compress,"),
         (["wait", "--provider", "compress", "--api-key", "k"], "job ids"),
         (["wait", "--provider", "media", "abc"], "--base-url"),
         (["wait", "--provider", "compress", "--timeout", "-1", "abc"], "positive"),

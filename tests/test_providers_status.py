@@ -422,13 +422,13 @@ def test_queue_estimate_is_read_as_seconds(text: str | None, seconds: float | No
 def test_compare_entitlements_and_compressors_parse_into_wire_models() -> None:
     provider = _compress()
 
-    assert provider.parse_compare(seeds.TF_COMPARE).was_resized is False
-    assert provider.parse_entitlements(seeds.TF_ENTITLEMENTS).total_credits == 4850
+    assert provider.compare(seeds.TF_JOB_ID).parse(seeds.TF_COMPARE).was_resized is False
+    assert provider.entitlements().parse(seeds.TF_ENTITLEMENTS).total_credits == 4850
 
 
 def test_compare_with_a_wrong_type_names_the_field() -> None:
     with pytest.raises(BadResponseError, match=r"^compress: CompareResponse: .* @ \$\.wasResized"):
-        _compress().parse_compare({**seeds.TF_COMPARE, "wasResized": "no"})
+        _compress().compare(seeds.TF_JOB_ID).parse({**seeds.TF_COMPARE, "wasResized": "no"})
 
 
 @pytest.mark.parametrize("bad_id", ["", "a/b", "has space", "..", "../etc"])

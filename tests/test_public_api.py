@@ -35,6 +35,7 @@ EXCEPTIONS = {
     "RateLimitedError",
     "ServerError",
     "SignatureMismatch",
+    "SpecError",
     "TimestampOutOfTolerance",
     "TransportError",
     "UnsupportedOperationError",

@@ -26,6 +26,8 @@ from fastwait.providers import CompressorApp, MediaJobs, ToolsFastCompress
 from fastwait.receiver import create_app, receiving_providers, serve
 from fastwait.receiver._server import RedactingAccessLogger
 
+BuiltIn = ToolsFastCompress | MediaJobs | CompressorApp
+
 SECRET = "whsec_" + base64.b64encode(b"receiver-tests-hmac-secret-0123").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"receiver-tests-the-other-secret").decode()
 TOKENS = CallbackTokens("receiver-tests-callback-secret")
@@ -71,7 +73,7 @@ def test_base_urls_apply_to_all_providers_or_to_the_one_named() -> None:
         ["compress", "media", "compressorapp"],
         ["http://all.test", "media=http://media.test:3000"],
     )
-    assert [(p.name, p.base_url) for p in providers] == [
+    assert [(p.name, p.base_url) for p in providers if isinstance(p, BuiltIn)] == [
         ("compress", "http://all.test"),
         ("media", "http://media.test:3000"),
         ("compressorapp", "http://all.test"),

@@ -26,7 +26,6 @@ from fastwait.cli._outcome import (
 )
 from fastwait.cli._parser import CommandParser
 from fastwait.exceptions import ConfigurationError, FastwaitError
-from fastwait.providers import PROVIDERS
 
 __all__ = ["main"]
 
@@ -73,11 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_logging_options(wait)
-    wait.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
+    which = wait.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--provider",
+        metavar="NAME",
+        help="the job API: a built-in (compress, convert, compressorapp, media) or an installed"
+        " provider ('fastwait providers' lists them)",
+    )
+    which.add_argument(
+        "--provider-spec",
+        metavar="FILE.toml",
+        help="a declared job API (its credential: the environment variable the spec names)",
+    )
     wait.add_argument("--base-url", help="API root (default: the provider's real host)")
     wait.add_argument(
         "--api-key",
-        help="API key or media token (default: the FASTWAIT_API_KEY environment variable)",
+        help="API key or media token (default: the FASTWAIT_API_KEY environment variable;"
+        " with --provider-spec, the spec's own variable)",
     )
     wait.add_argument("--timeout", type=_positive_float, help="seconds to wait per job")
     wait.add_argument(
@@ -125,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         prefix_chars="\0",
     ).add_argument("receiver_args", nargs=argparse.REMAINDER)
 
+    commands.add_parser(
+        "providers",
+        help="list every provider, built-in or installed, with where it comes from",
+        description="List every provider with its origin; one line on stderr (and exit status"
+        " 1) for each that cannot be used, the others still work.",
+    )
+
     demo = commands.add_parser("demo", help="run a batch against the bundled fake provider")
     add_logging_options(demo)
     demo.add_argument("--jobs", type=int, default=8, help="jobs per API (default 8)")
@@ -165,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "providers":
+        from fastwait.cli._providers import list_providers
+
+        return list_providers()
     if args.command == "demo":
         from fastwait.cli._demo import run_demo
 
@@ -177,9 +199,11 @@ def _run(args: argparse.Namespace) -> int:
     if not job_ids and not args.state:
         raise ConfigurationError("give job ids as arguments or with --ids-file (or --state)")
     options = WaitOptions(
-        provider=args.provider,
+        provider=args.provider or "",
+        provider_spec=args.provider_spec,
         base_url=args.base_url,
-        api_key=args.api_key or os.environ.get("FASTWAIT_API_KEY"),
+        api_key=args.api_key
+        or (None if args.provider_spec else os.environ.get("FASTWAIT_API_KEY")),
         timeout=args.timeout,
         download=args.download,
         jsonl=args.jsonl,

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from fastwait.cli._logging import add_logging_options, configure_logging, level_for
 from fastwait.cli._outcome import EXIT_INTERRUPTED, EXIT_OK
 from fastwait.cli._parser import CommandParser
+from fastwait.cli._providers import resolve_provider
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import PROVIDERS
+from fastwait.providers import DeclaredProvider, Provider, load_spec
 from fastwait.receiver import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -48,7 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
     parser.add_argument(
-        "--provider", action="append", required=True, choices=sorted(PROVIDERS), dest="providers"
+        "--provider",
+        action="append",
+        default=[],
+        dest="providers",
+        metavar="NAME",
+        help="receive this job API's webhooks at /hooks/NAME (repeat for several): a built-in"
+        " or an installed provider ('fastwait providers' lists them)",
+    )
+    parser.add_argument(
+        "--provider-spec",
+        action="append",
+        default=[],
+        metavar="FILE.toml",
+        dest="specs",
+        help="a declared job API to receive webhooks of (repeatable; no credential needed)",
     )
     parser.add_argument(
         "--base-url",
@@ -113,6 +128,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _declared(path: str, base_urls: list[str]) -> Provider:
+    """The declared API of the spec at ``path``, for a receiver: it never calls the API, so a
+    placeholder stands for the credential. Its base URL is a ``--base-url NAME=URL`` naming
+    it, else the spec's own, else a ``--base-url URL`` for every provider."""
+    spec = load_spec(path)
+    named = [entry.partition("=")[2] for entry in base_urls if entry.startswith(f"{spec.name}=")]
+    shared = [entry for entry in base_urls if entry.startswith(("http://", "https://"))]
+    base_url = named[-1] if named else None
+    if base_url is None and spec.base_url is None and shared:
+        base_url = shared[-1]
+    return DeclaredProvider(spec, api_key="receiver-never-calls-the-api", base_url=base_url)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -138,7 +166,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     env_secrets = os.environ.get("FASTWAIT_WEBHOOK_SECRET", "").split(",")
     secrets = args.webhook_secret or [secret.strip() for secret in env_secrets if secret.strip()]
     try:
-        providers = receiving_providers(args.providers, args.base_url)
+        if not args.providers and not args.specs:
+            raise ConfigurationError("give --provider or --provider-spec")
+        classes = [resolve_provider(name) for name in args.providers]
+        providers = receiving_providers(classes, args.base_url)
+        providers += [_declared(path, args.base_url) for path in args.specs]
         verifier = (
             StandardWebhookVerifier(secrets, args.public_key)
             if secrets or args.public_key

@@ -16,15 +16,16 @@ from fastwait._models import JobStatus
 from fastwait.cli._display import jsonl_line, summary_table
 from fastwait.cli._live import LiveDisplay, PlainDisplay, open_display
 from fastwait.cli._outcome import JobReport, download_report, exit_status
+from fastwait.cli._providers import resolve_provider
 from fastwait.downloads import make_directory
 from fastwait.exceptions import ConfigurationError
-from fastwait.providers import Provider, provider_class
+from fastwait.providers import DeclaredProvider, Provider, load_spec
 from fastwait.registry._registry import Registry
 from fastwait.webhooks import StandardWebhookVerifier
 from fastwait.webhooks._callback_bindings import CallbackBindings
 from fastwait.webhooks._callback_tokens import CallbackTokens
 
-__all__ = ["WaitOptions", "build_provider", "run_wait"]
+__all__ = ["WaitOptions", "build_declared_provider", "build_provider", "run_wait"]
 
 log = logging.getLogger("fastwait.cli")
 
@@ -49,6 +50,8 @@ class WaitOptions:
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     """``whsec_`` secrets for ``--listen``, comma-separated (several while rotating)."""
     overwrite: bool = False
+    provider_spec: str | None = None
+    """A declared API's TOML spec, in place of a built-in ``provider``."""
 
     @property
     def webhook_secrets(self) -> list[str]:
@@ -57,11 +60,19 @@ class WaitOptions:
         return [secret.strip() for secret in text.split(",") if secret.strip()]
 
 
+def build_declared_provider(path: str, base_url: str | None, api_key: str | None) -> Provider:
+    """The declared API of the spec file at ``path``; its credential is ``api_key`` or the
+    environment variable the spec names. SpecError (a ConfigurationError) names the field."""
+    return DeclaredProvider(load_spec(path), api_key=api_key or None, base_url=base_url or None)
+
+
 def build_provider(name: str, base_url: str | None, api_key: str | None) -> Provider:
-    """The provider the CLI names ``name``, built by its class from ``--api-key`` and
-    ``--base-url``; ConfigurationError (saying which flags set them) when one is missing."""
+    """The provider the CLI names ``name`` (:func:`resolve_provider`), built by its class from
+    ``--api-key`` and ``--base-url``; ConfigurationError (saying which flags set them) when
+    one is missing."""
+    provider = resolve_provider(name)
     try:
-        return provider_class(name).from_settings(api_key or None, base_url or None)
+        return provider.from_settings(api_key or None, base_url or None)
     except ConfigurationError as exc:
         raise ConfigurationError(
             f"{exc} (API key: --api-key or FASTWAIT_API_KEY; base URL: --base-url)"
@@ -70,7 +81,10 @@ def build_provider(name: str, base_url: str | None, api_key: str | None) -> Prov
 
 async def run_wait(options: WaitOptions) -> int:
     """Wait for every job; the exit status is :func:`fastwait.cli._outcome.exit_status`'s."""
-    provider = build_provider(options.provider, options.base_url, options.api_key)
+    if options.provider_spec is not None:
+        provider = build_declared_provider(options.provider_spec, options.base_url, options.api_key)
+    else:
+        provider = build_provider(options.provider, options.base_url, options.api_key)
     # Made before anything is awaited: a folder that cannot be must not cost a wait.
     download_dir = make_directory(options.download) if options.download else None
     if options.listen is not None and not options.webhook_secrets:

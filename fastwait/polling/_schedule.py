@@ -13,9 +13,9 @@ Robust before clever. Whatever a job's progress looks like, one rule bounds ever
   said. Nothing in the schedule lifts it: readings and history (below) only ever bring a poll
   forward. (Letting the history of finished jobs lift it when their readings said "far"
   saved a fifth of the requests on well-behaved jobs, but a job failing part-way through such
-  a long sleep was then found up to 20 s late; see the README's benchmark section.) Only the
-  API can: a ``Retry-After`` is honored up to ``max_retry_after``, the poller backs off from
-  transient errors, and a job whose webhook is expected is polled by the safety net alone.
+  a long sleep was then found up to 20 s late; see the documentation's "How polling decides".)
+  Only the API can: a ``Retry-After`` is honored up to ``max_retry_after``, the poller backs
+  off from transient errors, and a job whose webhook is expected is polled by the safety net alone.
 
 Within the bound, the next poll aims at the job's end:
 
@@ -105,7 +105,7 @@ class PollPolicy:
     ``floor`` and ``ceiling`` bound every delay the schedule chooses between two polls of one
     job (the API's ``Retry-After`` may lengthen one, up to ``max_retry_after``); ``lag_share``
     and ``lag_allowance`` bound how late any job is detected (see the module docstring). The
-    defaults were tuned on the fake's job models (see the README's benchmark section); one
+    defaults were tuned on the fake's job models (see the documentation's Benchmarks page); one
     model and seed were held out of the tuning.
     """
 

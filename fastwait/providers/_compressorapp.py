@@ -88,8 +88,7 @@ class CompressorApp(Provider):
     def __repr__(self) -> str:
         return f"CompressorApp(base_url={self.base_url!r}, auth={self.auth!r})"
 
-    @property
-    def _secrets(self) -> tuple[str, ...]:
+    def secrets(self) -> tuple[str, ...]:
         return (self._api_key, self._authorization.split(" ", 1)[1])
 
     # --- requests -------------------------------------------------------------------------
@@ -100,7 +99,7 @@ class CompressorApp(Provider):
         return ApiRequest("GET", f"{self.base_url}/jobs/{require_job_id(job_id)}", self._headers())
 
     def submit_request(
-        self, file_name: str, options: Mapping[str, str], callback_url: str | None = None
+        self, file_name: str | None, options: Mapping[str, str], callback_url: str | None = None
     ) -> ApiRequest:
         raise UnsupportedOperationError(
             "compressor.app jobs are submitted with its own upload request; await them by id"
@@ -124,7 +123,7 @@ class CompressorApp(Provider):
 
     # --- translation ----------------------------------------------------------------------
     def _structure(self, payload: Any, cls: type[_W]) -> _W:
-        return structure(payload, cls, source=self.name, secrets=self._secrets)
+        return structure(payload, cls, source=self.name, secrets=self.secrets())
 
     def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
         wire = self._structure(payload, CompressorAppJob)
@@ -151,7 +150,7 @@ class CompressorApp(Provider):
             else OutputInfo(
                 file_name=out.name, content_type=out.mime, size=out.size, sha1=out.sha1
             ),
-            error_detail=redact(wire.message, self._secrets) if state is JobState.FAILED else None,
+            error_detail=redact(wire.message, self.secrets()) if state is JobState.FAILED else None,
             download_url=download_url,
             raw=payload if keep_raw else EMPTY_MAPPING,
         )
@@ -180,4 +179,4 @@ class CompressorApp(Provider):
         if isinstance(decoded, Mapping):
             with contextlib.suppress(BadResponseError):
                 detail = structure(decoded, CompressorAppErrorResponse).message
-        return api_error(http_status, None, detail, headers, secrets=self._secrets, now=now)
+        return api_error(http_status, None, detail, headers, secrets=self.secrets(), now=now)

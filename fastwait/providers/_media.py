@@ -92,8 +92,7 @@ class MediaJobs(Provider):
     def __repr__(self) -> str:
         return f"MediaJobs(base_url={self.base_url!r}, token={'***' if self._token else None})"
 
-    @property
-    def _secrets(self) -> tuple[str, ...]:
+    def secrets(self) -> tuple[str, ...]:
         return (self._token,) if self._token else ()
 
     # --- requests -------------------------------------------------------------------------
@@ -107,7 +106,7 @@ class MediaJobs(Provider):
         return ApiRequest("GET", f"{self._jobs_url()}/{require_job_id(job_id)}", self._headers())
 
     def submit_request(
-        self, file_name: str, options: Mapping[str, str], callback_url: str | None = None
+        self, file_name: str | None, options: Mapping[str, str], callback_url: str | None = None
     ) -> ApiRequest:
         """``POST /api/media/jobs``: the file as ``media``, ``preset`` (default ``web``)."""
         fields = {"preset": DEFAULT_PRESET, **options}
@@ -136,10 +135,10 @@ class MediaJobs(Provider):
 
     # --- translation ----------------------------------------------------------------------
     def _structure(self, payload: Any, cls: type[_W]) -> _W:
-        return structure(payload, cls, source=self.name, secrets=self._secrets)
+        return structure(payload, cls, source=self.name, secrets=self.secrets())
 
     def _state(self, status: str) -> JobState:
-        return job_state(_STATES, status, source=self.name, secrets=self._secrets)
+        return job_state(_STATES, status, source=self.name, secrets=self.secrets())
 
     def parse_status(self, payload: Any, *, keep_raw: bool = False) -> JobStatus:
         wire = self._structure(payload, MediaJobStatus)
@@ -172,8 +171,8 @@ class MediaJobs(Provider):
                 content_type=result.content_type,
                 size=result.output_bytes,
             ),
-            error_code=redact(wire.error.code, self._secrets) if wire.error else None,
-            error_detail=redact(wire.error.message, self._secrets) if wire.error else None,
+            error_code=redact(wire.error.code, self.secrets()) if wire.error else None,
+            error_detail=redact(wire.error.message, self.secrets()) if wire.error else None,
             download_url=download_url,
             raw=payload if keep_raw else EMPTY_MAPPING,
         )
@@ -220,6 +219,6 @@ class MediaJobs(Provider):
             detail,
             headers,
             not_ready_codes=_NOT_READY_CODES,
-            secrets=self._secrets,
+            secrets=self.secrets(),
             now=now,
         )

@@ -36,7 +36,7 @@ from fastwait._models import (
     QueueInfo,
 )
 from fastwait.exceptions import ApiError, BadResponseError, ConfigurationError
-from fastwait.providers._base import ApiRequest, Provider
+from fastwait.providers._base import ApiCall, ApiRequest, Provider
 from fastwait.providers._converter import structure
 from fastwait.providers._errors import api_error, decode_json, redact
 from fastwait.providers._urls import require_base_url, require_http_url, same_origin
@@ -226,6 +226,9 @@ class _ToolsFastJobs(Provider):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
+    def secrets(self) -> tuple[str, ...]:
+        return (self._api_key,)
+
     # --- requests -------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
         return {"X-Fast-Api-Key": self._api_key}
@@ -252,7 +255,7 @@ class _ToolsFastJobs(Provider):
         return fields
 
     def submit_request(
-        self, file_name: str, options: Mapping[str, str], callback_url: str | None = None
+        self, file_name: str | None, options: Mapping[str, str], callback_url: str | None = None
     ) -> ApiRequest:
         """``POST {base}/{name}``: the file as ``file``, options and ``callbackUrl`` as fields."""
         fields = self._submit_fields(options, callback_url)
@@ -371,31 +374,35 @@ class _ToolsFastJobs(Provider):
 class ToolsFastCompress(_ToolsFastJobs):
     """tools.fast compression jobs (``/compress``), with compare, discovery and entitlements.
 
-    The API key travels in the ``X-Fast-Api-Key`` header and is never shown in reprs or errors.
+    Those three are this API's own operations: each method returns an :class:`ApiCall` that
+    :meth:`fastwait.Client.call` runs (``await client.call(api.compare(job_id))``). The API
+    key travels in the ``X-Fast-Api-Key`` header and is never shown in reprs or errors.
     """
 
     name: ClassVar[str] = "compress"
     __slots__ = ()
 
-    def compare_request(self, job_id: str) -> ApiRequest:
+    def compare(self, job_id: str) -> ApiCall[CompareResponse]:
         """``GET /compress/job/{id}/compare``: before/after previews of a succeeded job."""
-        return self._get(self._job_url(job_id, "/compare"))
+        return ApiCall(self._get(self._job_url(job_id, "/compare")), self._parse_compare)
 
-    def compressors_request(self) -> ApiRequest:
+    def compressors(self) -> ApiCall[GetCompressorsResponse]:
         """``GET /compress/compressors``: what can be compressed, at what cost, up to what size."""
-        return self._get(f"{self.base_url}/compress/compressors")
+        return ApiCall(self._get(f"{self.base_url}/compress/compressors"), self._parse_compressors)
 
-    def entitlements_request(self) -> ApiRequest:
+    def entitlements(self) -> ApiCall[EntitlementsResponse]:
         """``GET /compress/entitlements/me``: the plan and credits behind the API key."""
-        return self._get(f"{self.base_url}/compress/entitlements/me")
+        return ApiCall(
+            self._get(f"{self.base_url}/compress/entitlements/me"), self._parse_entitlements
+        )
 
-    def parse_compare(self, payload: Any) -> CompareResponse:
+    def _parse_compare(self, payload: Any) -> CompareResponse:
         return self._structure(payload, CompareResponse)
 
-    def parse_compressors(self, payload: Any) -> GetCompressorsResponse:
+    def _parse_compressors(self, payload: Any) -> GetCompressorsResponse:
         return self._structure(payload, GetCompressorsResponse)
 
-    def parse_entitlements(self, payload: Any) -> EntitlementsResponse:
+    def _parse_entitlements(self, payload: Any) -> EntitlementsResponse:
         return self._structure(payload, EntitlementsResponse)
 
 
@@ -409,7 +416,7 @@ class ToolsFastConvert(_ToolsFastJobs):
     __slots__ = ()
 
     def submit_request(
-        self, file_name: str, options: Mapping[str, str], callback_url: str | None = None
+        self, file_name: str | None, options: Mapping[str, str], callback_url: str | None = None
     ) -> ApiRequest:
         """``POST {base}/convert`` with ``file`` and ``targetFormat`` (required)."""
         target = options.get("targetFormat")

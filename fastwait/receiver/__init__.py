@@ -10,9 +10,15 @@ it.
 
 Run it alone with :func:`run_receiver` (what ``fastwait receive --help`` and the service in
 the repository's ``receiver/`` run), mount :func:`create_app` with ``add_subapp``, or add its
-routes to your app with :func:`setup`.
-Status codes:
+routes to your app with :func:`setup`; in FastAPI, Starlette, Litestar or Django mount the
+ASGI app :func:`create_asgi_app` (``app.mount("/fastwait", create_asgi_app(...))``). Every app
+only carries bytes to and from :class:`WebhookEndpoints`, which decides every answer below, so
+a server of another kind (WSGI, say) calls its ``open``/``answer`` the same way.
 
+What a delivery is answered:
+
+=====  ==========================================================================================
+code   when
 =====  ==========================================================================================
 200    ``{"status": "accepted"}`` published (also for a job nobody awaits yet: it is kept), or
        ``{"status": "duplicate"}``: this ``webhook-id`` was already applied, nothing is done
@@ -20,6 +26,7 @@ Status codes:
 401    signature or timestamp not valid, or a forged callback token
 403    a genuine callback token, but the status is of another job than the token's
 404    unknown provider; ``/hooks/*`` without a verifier; ``/callbacks/*`` without tokens
+405    a method other than POST (``GET``/``HEAD`` for ``/healthz``); ``Allow`` says which
 408    the body did not arrive within ``body_timeout`` seconds (the connection is closed)
 409    the same ``webhook-id`` is being applied right now (the sender retries later)
 413    body larger than ``max_body_bytes`` (refused before it is read)
@@ -33,12 +40,13 @@ request head within ``header_timeout`` seconds (of opening, or of its previous r
 the app answers 408 to a body not received within ``body_timeout`` seconds.
 """
 
-from fastwait.receiver._app import (
+from fastwait.receiver._app import RECEIVER_KEY, create_app, get_receiver, setup
+from fastwait.receiver._asgi import AsgiReceiver, create_asgi_app
+from fastwait.receiver._endpoints import (
     DEFAULT_BODY_TIMEOUT,
-    RECEIVER_KEY,
-    create_app,
-    get_receiver,
-    setup,
+    Answer,
+    PendingDelivery,
+    WebhookEndpoints,
 )
 from fastwait.receiver._providers import receiving_providers
 from fastwait.receiver._receiver import DEFAULT_MAX_BODY_BYTES, Rejection, WebhookReceiver
@@ -58,11 +66,16 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_CONNECTIONS",
     "RECEIVER_KEY",
+    "Answer",
+    "AsgiReceiver",
     "CallbackBindings",
+    "PendingDelivery",
     "RedactingAccessLogger",
     "Rejection",
+    "WebhookEndpoints",
     "WebhookReceiver",
     "create_app",
+    "create_asgi_app",
     "get_receiver",
     "receiving_providers",
     "run_receiver",

@@ -13,17 +13,17 @@ Either way the :class:`WebhookReceiver` lives under a typed :class:`web.AppKey` 
 registered only when it can succeed: without a verifier ``/hooks/*`` is 404, without callback
 tokens ``/callbacks/*`` is 404, so an unconfigured path looks like no path at all.
 
-This module owns only HTTP: the Content-Type check and reading the body under a hard limit
-(the declared Content-Length first, then at most ``limit + 1`` bytes from the stream, so a lying
-or chunked sender cannot make it buffer more) and a deadline (``body_timeout`` seconds for the
-whole body, so a sender that trickles bytes or never ends its chunks gets 408 and is closed).
-What a body means is the receiver's business.
+This module only moves bytes between aiohttp and :class:`WebhookEndpoints`, which decides every
+answer (the same as the ASGI app's): it reads the body the way a :class:`PendingDelivery` says
+(at most ``limit + 1`` bytes from the stream, so a lying or chunked sender cannot make it
+buffer more, within ``body_timeout`` seconds, so a sender that trickles bytes or never ends its
+chunks gets 408) and closes the connection after an answer that asks it to.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
@@ -31,29 +31,23 @@ from typing import Final
 from aiohttp import StreamReader, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from fastwait.events import WebhookRefused, emit
 from fastwait.exceptions import ConfigurationError
 from fastwait.providers import Provider
+from fastwait.receiver._endpoints import (
+    DEFAULT_BODY_TIMEOUT,
+    Answer,
+    PendingDelivery,
+    WebhookEndpoints,
+)
 from fastwait.receiver._receiver import DEFAULT_MAX_BODY_BYTES, Rejection, WebhookReceiver
 from fastwait.registry import Registry
 from fastwait.webhooks import CallbackBindings, CallbackTokens, StandardWebhookVerifier
 
-__all__ = ["DEFAULT_BODY_TIMEOUT", "RECEIVER_KEY", "create_app", "get_receiver", "setup"]
+__all__ = ["RECEIVER_KEY", "create_app", "get_receiver", "setup"]
 
 RECEIVER_KEY: Final = web.AppKey("fastwait.receiver", WebhookReceiver)
 
-DEFAULT_BODY_TIMEOUT: Final = 30.0
-"""Seconds to receive a whole body: 1 MiB at 35 kB/s, far slower than any webhook sender."""
-
 _PREFIX: Final = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
-_UTF8: Final = frozenset({"utf-8", "utf8"})
-# What web.json_response({"status": outcome}) would send, encoded once.
-_OUTCOMES: Final = {
-    outcome: json.dumps({"status": outcome}).encode() for outcome in ("accepted", "duplicate")
-}
-_JSON_HEADERS: Final = CIMultiDictProxy(
-    CIMultiDict({"Content-Type": "application/json; charset=utf-8"})
-)
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,9 +64,12 @@ def create_app(
     dedupe_capacity: int = 100_000,
     keep_raw: bool = False,
 ) -> web.Application:
-    """A new application serving the receiver at its root; see :func:`setup` for the arguments."""
+    """A new application serving the receiver at its root; see :func:`setup` for the arguments.
+
+    Every other path of it is answered 404 ``{"error": "not_found"}``, like the ASGI app's.
+    """
     app = web.Application()
-    setup(
+    endpoints = _setup(
         app,
         registry,
         providers,
@@ -83,7 +80,9 @@ def create_app(
         body_timeout=body_timeout,
         dedupe_capacity=dedupe_capacity,
         keep_raw=keep_raw,
+        prefix="",
     )
+    app.router.add_route("*", "/{path:.*}", _other_path_handler(endpoints))
     return app
 
 
@@ -111,14 +110,39 @@ def setup(
     once per app. Raises :class:`ConfigurationError` for bad arguments and
     :class:`RuntimeError` when called twice.
     """
+    return _setup(
+        app,
+        registry,
+        providers,
+        verifier=verifier,
+        callback_tokens=callback_tokens,
+        bindings=bindings,
+        max_body_bytes=max_body_bytes,
+        body_timeout=body_timeout,
+        dedupe_capacity=dedupe_capacity,
+        keep_raw=keep_raw,
+        prefix=prefix,
+    ).receiver
+
+
+def _setup(
+    app: web.Application,
+    registry: Registry,
+    providers: Iterable[Provider],
+    *,
+    verifier: StandardWebhookVerifier | None,
+    callback_tokens: CallbackTokens | None,
+    bindings: CallbackBindings | None,
+    max_body_bytes: int,
+    body_timeout: float,
+    dedupe_capacity: int,
+    keep_raw: bool,
+    prefix: str,
+) -> WebhookEndpoints:
     if RECEIVER_KEY in app:
         raise RuntimeError("the fastwait receiver is already set up on this application")
     if not (isinstance(prefix, str) and _PREFIX.fullmatch(prefix)):
         raise ConfigurationError("prefix must be '' or a path like '/fastwait' (no trailing /)")
-    if isinstance(body_timeout, bool) or not (
-        isinstance(body_timeout, int | float) and 0 < body_timeout < float("inf")
-    ):
-        raise ConfigurationError("body_timeout must be a positive number of seconds")
     receiver = WebhookReceiver(
         registry,
         providers,
@@ -129,17 +153,19 @@ def setup(
         dedupe_capacity=dedupe_capacity,
         keep_raw=keep_raw,
     )
+    endpoints = WebhookEndpoints(receiver, body_timeout=body_timeout)
     app[RECEIVER_KEY] = receiver
-    app.router.add_get(f"{prefix}/healthz", _healthz)
+    # Every method reaches the handlers, so that the endpoints answer 405 as in every other
+    # framework. A route the receiver is not configured to serve is not added: in the
+    # caller's app it stays free, and create_app's catch-all answers it as the endpoints do.
+    app.router.add_route("*", f"{prefix}/healthz", _healthz_handler(endpoints))
     if receiver.accepts_signed:
-        app.router.add_post(
-            f"{prefix}/hooks/{{provider}}", _signed_handler(receiver, float(body_timeout))
-        )
+        signed = _signed_handler(endpoints)
+        app.router.add_route("*", f"{prefix}/hooks/{{provider:[^/]+}}", signed)
     if receiver.accepts_callbacks:
-        app.router.add_post(
-            f"{prefix}/callbacks/{{token}}", _callback_handler(receiver, float(body_timeout))
-        )
-    return receiver
+        callback = _callback_handler(endpoints)
+        app.router.add_route("*", f"{prefix}/callbacks/{{token:[^/]+}}", callback)
+    return endpoints
 
 
 def get_receiver(app: web.Application) -> WebhookReceiver:
@@ -159,108 +185,89 @@ def get_receiver(app: web.Application) -> WebhookReceiver:
 # --- handlers -----------------------------------------------------------------------------
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+def _healthz_handler(endpoints: WebhookEndpoints) -> _Handler:
+    async def healthz(request: web.Request) -> web.Response:
+        return _response(endpoints.healthz(request.method))
+
+    return healthz
 
 
-def _signed_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
-    hook = receiver.registry.on_event
-    limit = receiver.max_body_bytes
+def _other_path_handler(endpoints: WebhookEndpoints) -> _Handler:
+    async def other_path(request: web.Request) -> web.Response:
+        answer = endpoints.open(request.method, request.path, request.headers)
+        if isinstance(answer, Answer):
+            return _response(answer)
+        raise RuntimeError(f"{request.path} is a receiver route the router did not match")
 
+    return other_path
+
+
+def _signed_handler(endpoints: WebhookEndpoints) -> _Handler:
     async def receive_signed(request: web.Request) -> web.Response:
-        try:
-            provider = receiver.provider(request.match_info["provider"])
-            _require_json(request)
-            body = await _read_body(request, limit, body_timeout)
-            outcome = await receiver.accept_signed(provider, request.headers, body)
-        except Rejection as rejection:
-            if hook is not None:
-                name = request.match_info["provider"]
-                served = name if name in receiver.providers else None
-                emit(hook, WebhookRefused(served, rejection.status, rejection.error))
-            return _refuse(rejection)
-        return _answer(outcome)
+        opened = endpoints.open_signed(
+            request.method, request.match_info["provider"], request.headers
+        )
+        return await _deliver(request, opened, endpoints.body_timeout)
 
     return receive_signed
 
 
-def _callback_handler(receiver: WebhookReceiver, body_timeout: float) -> _Handler:
-    hook = receiver.registry.on_event
-
+def _callback_handler(endpoints: WebhookEndpoints) -> _Handler:
     async def receive_callback(request: web.Request) -> web.Response:
-        provider: Provider | None = None
-        try:
-            # The token is in the URL: check it before reading a byte of an anonymous body.
-            claim, provider = receiver.claim(request.match_info["token"])
-            _require_json(request)
-            body = await _read_body(request, receiver.max_body_bytes, body_timeout)
-            outcome = await receiver.accept_callback(claim, provider, body)
-        except Rejection as rejection:
-            if hook is not None:
-                name = None if provider is None else provider.name
-                emit(hook, WebhookRefused(name, rejection.status, rejection.error))
-            return _refuse(rejection)
-        return _answer(outcome)
+        opened = endpoints.open_callback(
+            request.method, request.match_info["token"], request.headers
+        )
+        return await _deliver(request, opened, endpoints.body_timeout)
 
     return receive_callback
 
 
-def _require_json(request: web.Request) -> None:
-    """415 unless the body is declared ``application/json`` (a charset, if any, UTF-8)."""
-    if request.headers.get("Content-Type") == "application/json":
-        return  # the usual header, accepted without parsing it
-    charset = request.charset
-    if request.content_type != "application/json" or (
-        charset is not None and charset.lower() not in _UTF8
-    ):
-        raise Rejection(415, "unsupported_media_type")
-
-
-async def _read_body(request: web.Request, limit: int, timeout: float) -> bytes:
-    """The whole body if it is at most ``limit`` bytes and arrives within ``timeout`` seconds.
-
-    413 as soon as it is known to be larger, 408 when the deadline passes first. Never holds
-    more than ``limit + 1`` bytes. The unread rest is discarded by aiohttp.
-    """
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise Rejection(413, "body_too_large")
+async def _deliver(
+    request: web.Request, opened: Answer | PendingDelivery, timeout: float
+) -> web.Response:
+    if isinstance(opened, Answer):
+        return _response(opened)
     stream = request.content
-    if declared is not None and stream.is_eof():
+    if opened.declared is not None and stream.is_eof():
         # The usual delivery: declared and already arrived whole. Taken without a coroutine
         # or a timer (aiohttp's parser never passes on more than the declared length).
-        return stream.read_nowait(declared)
-    try:
-        async with asyncio.timeout(timeout):
-            return await _read_limited(stream, declared, limit)
-    except TimeoutError:
-        raise Rejection(408, "body_timeout") from None
+        body = stream.read_nowait(opened.declared)
+    else:
+        try:
+            async with asyncio.timeout(timeout):
+                body = await _read_limited(stream, opened)
+        except TimeoutError:
+            return _response(opened.timed_out())
+        except Rejection as rejection:
+            return _response(opened.refuse(rejection))
+    return _response(await opened.accept(body))
 
 
-async def _read_limited(stream: StreamReader, declared: int | None, limit: int) -> bytes:
+async def _read_limited(stream: StreamReader, delivery: PendingDelivery) -> bytes:
+    """The body, read in chunks of at most what keeps it within ``limit + 1`` bytes."""
+    limit = delivery.limit
     chunk = await stream.read(limit + 1)
-    if len(chunk) == declared:
+    delivery.add(chunk)
+    if len(chunk) == delivery.declared:
         return chunk  # aiohttp's parser never passes on more than the declared length
     chunks = [chunk]
     size = len(chunk)
     while chunk:
-        if size > limit:
-            raise Rejection(413, "body_too_large")
         chunk = await stream.read(limit + 1 - size)
+        delivery.add(chunk)
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
 
 
-def _answer(outcome: str) -> web.Response:
-    body = _OUTCOMES.get(outcome)
-    if body is None:
-        return web.json_response({"status": outcome})
-    return web.Response(body=body, headers=_JSON_HEADERS)
+@functools.lru_cache(maxsize=64)
+def _headers_of(answer: Answer) -> CIMultiDictProxy[str]:
+    # The answers are a fixed few: their headers are built once, not per response.
+    return CIMultiDictProxy(CIMultiDict(answer.headers))
 
 
-def _refuse(rejection: Rejection) -> web.Response:
-    response = web.json_response({"error": rejection.error}, status=rejection.status)
-    if rejection.status in (408, 413):
+def _response(answer: Answer) -> web.Response:
+    response = web.Response(status=answer.status, body=answer.body, headers=_headers_of(answer))
+    if answer.close:
         response.force_close()  # the rest of the body is not worth keeping the connection for
     return response

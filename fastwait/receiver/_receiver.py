@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final, NoReturn
 
+import attrs
+
 from fastwait._models import JobStatus
 from fastwait.events import WebhookAccepted, emit
 from fastwait.exceptions import BadResponseError, ConfigurationError, WebhookVerificationError
@@ -194,6 +196,9 @@ class WebhookReceiver:
         applied = False
         try:
             status = self._parse(provider, body)
+            if not status.id:
+                log.info("refused a %s webhook: it names no job", provider.name)
+                raise Rejection(400, "no_job_id")
             lag = None if self._on_event is None else _stamp_age(headers)
             await self._publish(status, msg_id, lag)
             applied = True
@@ -205,10 +210,23 @@ class WebhookReceiver:
         """Apply a callback whose token ``claim`` was verified: ``"accepted"``.
 
         The status must be for the token's job: its id, or the job its nonce is bound to (the
-        first authentic callback binds an unbound nonce). Raises :class:`Rejection`: 400 not a
+        first authentic callback binds an unbound nonce); a status that names no job is taken
+        to be the token's, when the token names one. Raises :class:`Rejection`: 400 not a
         status, 403 a status of another job, 503 when the registry failed.
         """
         status = self._parse(provider, body)
+        if not status.id:  # an API whose bodies do not name the job: the token does
+            job_id = (
+                claim.reference
+                if claim.is_job_id
+                else self._bindings.job_id(provider.name, claim.reference)
+            )
+            if job_id is None:
+                log.info(
+                    "refused a %s callback: neither it nor its token names a job", provider.name
+                )
+                raise Rejection(400, "no_job_id")
+            status = attrs.evolve(status, id=job_id)
         if claim.is_job_id:
             matches = status.id == claim.reference
         else:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from fastwait._models import JobStatus
 from fastwait.providers import Provider
-from fastwait.receiver._app import DEFAULT_BODY_TIMEOUT, create_app
+from fastwait.receiver._app import create_app
+from fastwait.receiver._endpoints import DEFAULT_BODY_TIMEOUT
 from fastwait.receiver._receiver import DEFAULT_MAX_BODY_BYTES
 from fastwait.receiver._server import (
     DEFAULT_HEADER_TIMEOUT,

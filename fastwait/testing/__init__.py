@@ -13,7 +13,14 @@ behave (durations, a queued phase, progress curves and noise, failures part-way 
                      queue_share=0.2, curves=ALL_CURVES, progress_noise=8)
     async with FakeProvider(seed=1, job_model=model) as fake: ...
 
-``python -m fastwait.testing`` runs the same server standalone (see ``--help``).
+It also plays any declared API (:class:`~fastwait.providers.ApiSpec`, or a TOML spec file)
+from the spec its client reads::
+
+    async with FakeProvider(specs=["myapi.toml"]) as fake:
+        job_id = fake.create_job("myapi")
+        ...  # Client(fake.declared_provider("myapi"))
+
+``python -m fastwait.testing`` runs the same server standalone (see ``--help``; ``--spec``).
 """
 
 from typing import TYPE_CHECKING, Any

@@ -60,7 +60,8 @@ def _window(text: str) -> tuple[float, float]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fastwait.testing",
-        description="Serve fake compress/convert/compressor.app/media job APIs.",
+        description="Serve fake compress/convert/compressor.app/media job APIs (and declared"
+        " ones: --spec).",
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1")
@@ -106,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     add("--drop-rate", type=float, default=0.0, help="share of connections closed unanswered")
     add("--truncate-rate", type=float, default=0.0, help="share of bodies cut short")
     add("--delay", type=float, default=0.0, help="seconds added to each job response")
+    add(
+        "--spec",
+        action="append",
+        default=[],
+        metavar="FILE.toml",
+        help="also play this declared API, under /NAME (repeatable)",
+    )
+    add("--declared-retry-after", type=float, default=None, help="Retry-After of declared APIs")
     return parser
 
 
@@ -131,6 +140,8 @@ async def _serve(args: argparse.Namespace) -> None:
         output_size=args.output_size,
         multi_output_pages=args.multi_output_pages,
         seed=args.seed,
+        specs=args.spec,
+        declared_retry_after=args.declared_retry_after,
         host=args.host,
         port=args.port,
     ) as fake:

@@ -5,7 +5,8 @@ Benchmarks start ``python -m fastwait.testing`` in a subprocess and cannot call
 
 - ``POST /_fake/jobs`` ``{"provider", "count", "duration"?, "fail"?, "fails_at"?,
   "queue_time"?, "curve"?, "file_name"?, "target_format"?, "callback_url"?}`` ->
-  ``{"ids": [...]}``; unset values are drawn from the fake's job model for each job
+  ``{"ids": [...]}`` (``provider``: a built-in API's name or a declared one's); unset
+  values are drawn from the fake's job model for each job
   (``duration`` counts from submission, queue included; ``fails_at`` is the share of its
   running time at which a failing job ends; ``curve`` a :class:`ProgressCurve` value)
 - ``GET /_fake/jobs?provider=...`` -> ``{"jobs": [{"provider", "id", "requests",
@@ -35,7 +36,7 @@ from fastwait.testing._faults import Faults
 from fastwait.testing._http import json_response
 from fastwait.testing._job_models import ProgressCurve
 from fastwait.testing._jobs import FakeJob
-from fastwait.testing._state import FakeState, check_provider
+from fastwait.testing._state import FakeState
 
 __all__ = ["PREFIX", "ControlApi"]
 
@@ -99,7 +100,7 @@ class ControlApi:
             body = json.loads(await request.read())
             if not isinstance(body, dict):
                 raise ConfigurationError("the body must be a JSON object")
-            provider = check_provider(str(body.get("provider")))
+            provider = self._state.check(str(body.get("provider")))
             count = body.get("count", 1)
             if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_BULK:
                 raise ConfigurationError(f"count must be an integer in [0, {_MAX_BULK}]")
@@ -136,7 +137,7 @@ class ControlApi:
     async def _list(self, request: web.Request) -> web.Response:
         name = request.query.get("provider")
         try:
-            providers = [check_provider(name)] if name else list(self._state.jobs)
+            providers = [self._state.check(name)] if name else list(self._state.jobs)
         except ConfigurationError as exc:
             return json_response({"error": str(exc)}, 400)
         rows = [_job_row(job) for p in providers for job in self._state.jobs[p].values()]

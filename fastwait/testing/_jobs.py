@@ -31,8 +31,10 @@ __all__ = [
     "work_done",
 ]
 
-ProviderName = Literal["compress", "convert", "compressorapp", "media"]
-PROVIDERS: Final[tuple[ProviderName, ...]] = ("compress", "convert", "compressorapp", "media")
+BuiltInName = Literal["compress", "convert", "compressorapp", "media"]
+PROVIDERS: Final[tuple[BuiltInName, ...]] = ("compress", "convert", "compressorapp", "media")
+ProviderName = str
+"""A built-in API's name or a declared spec's (``ApiSpec.name``)."""
 _MASK64: Final = (1 << 64) - 1
 
 

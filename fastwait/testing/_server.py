@@ -6,9 +6,10 @@ tasks; it is an async context manager, and :meth:`FakeProvider.aclose` stops all
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -16,14 +17,16 @@ import aiohttp
 from aiohttp import web
 
 from fastwait.exceptions import ConfigurationError
+from fastwait.providers import ApiSpec, DeclaredProvider, load_spec
 from fastwait.testing._compressorapp import CompressorAppApi
 from fastwait.testing._control import PREFIX, ControlApi
+from fastwait.testing._declared import DeclaredApi
 from fastwait.testing._faults import Faults
 from fastwait.testing._http import callback_url_is_valid, dumps
 from fastwait.testing._job_models import Durations, JobModel, ProgressCurve
 from fastwait.testing._jobs import FakeJob, ProviderName
 from fastwait.testing._media import MediaApi
-from fastwait.testing._state import FakeConfig, FakeState, check_provider
+from fastwait.testing._state import FakeConfig, FakeState
 from fastwait.testing._toolsfast import ToolsFastApi
 from fastwait.testing._webhooks import WebhookDelivery, WebhookScheduler
 from fastwait.webhooks._signatures import StandardWebhookSigner
@@ -65,6 +68,11 @@ class FakeProvider:
     with ``api_key`` as the username (any password) or ``Bearer <api_key>``; the media API
     ``Bearer <media_token>``, only when ``media_token`` is set.
 
+    ``specs`` are declared APIs to play besides the four (:class:`~fastwait.providers.ApiSpec`
+    values or paths of TOML spec files), each under ``base_url(spec.name)`` with ``api_key``
+    as its credential, the same job model, faults and webhooks; ``declared_retry_after``
+    seconds are sent as ``Retry-After`` on their answers about unfinished jobs.
+
     Raises :class:`~fastwait.exceptions.ConfigurationError` for invalid settings (including a
     ``webhook_secret`` the Standard Webhooks signer rejects).
     """
@@ -87,6 +95,8 @@ class FakeProvider:
         output_size: int = 4096,
         multi_output_pages: int = 3,
         seed: int | None = None,
+        specs: Iterable[ApiSpec | str | os.PathLike[str]] = (),
+        declared_retry_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -116,18 +126,28 @@ class FakeProvider:
             multi_output_pages=multi_output_pages,
         )
         signer = StandardWebhookSigner(webhook_secret) if webhook_secret is not None else None
-        self._state = FakeState(config, clock, Faults(), seed)
+        declared = [spec if isinstance(spec, ApiSpec) else load_spec(spec) for spec in specs]
+        names = [spec.name for spec in declared]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"two specs have one name: {', '.join(sorted(names))}")
+        self._state = FakeState(config, clock, Faults(), seed, tuple(names))
         self._apis: dict[ProviderName, _JobApi] = {
             "compress": ToolsFastApi(self._state, "compress"),
             "convert": ToolsFastApi(self._state, "convert"),
             "compressorapp": CompressorAppApi(self._state),
             "media": MediaApi(self._state),
         }
+        unsigned = {"media"}
+        for spec in declared:
+            self._apis[spec.name] = DeclaredApi(self._state, spec, declared_retry_after)
+            if not spec.signs_webhooks:
+                unsigned.add(spec.name)
         self._webhooks = WebhookScheduler(
             clock=clock,
             render=self._render_webhook,
             rng=self._state.webhook_rng,
             signer=signer,
+            unsigned=frozenset(unsigned),
             drop_rate=webhook_drop_rate,
             duplicate_rate=webhook_duplicate_rate,
         )
@@ -208,7 +228,9 @@ class FakeProvider:
 
     def base_url(self, name: str) -> str:
         """The API root a client of provider ``name`` is configured with."""
-        provider = check_provider(name)
+        provider = self._state.check(name)
+        if provider in self._state.declared:
+            return f"{self.url}/{provider}"
         return f"{self.url}/1.0" if provider == "compressorapp" else self.url
 
     # -- jobs -----------------------------------------------------------------------------
@@ -242,7 +264,7 @@ class FakeProvider:
         what a real API may send that a client must survive, e.g. ``{"error": {"code":
         "processing.failed", "detail": "bad key <the key>"}}`` or a metric of ``inf``.
         """
-        provider = check_provider(name)
+        provider = self._state.check(name)
         if callback_url is not None and not callback_url_is_valid(callback_url):
             raise ConfigurationError(
                 f"callback_url must be an absolute http(s) URL: {callback_url}"
@@ -269,15 +291,25 @@ class FakeProvider:
 
     def job(self, name: str, job_id: str) -> FakeJob:
         """The live record of a job (deleted ones included); ``KeyError`` if it never existed."""
-        found = self._state.find(check_provider(name), job_id)
+        found = self._state.find(self._state.check(name), job_id)
         if found is None:
             raise KeyError(f"no {name} job {job_id!r}")
         return found
 
     def jobs(self, name: str | None = None) -> list[FakeJob]:
         """All jobs of provider ``name``, or of every provider, in creation order."""
-        providers = [check_provider(name)] if name is not None else list(self._state.jobs)
+        providers = [self._state.check(name)] if name is not None else list(self._state.jobs)
         return [job for p in providers for job in self._state.jobs[p].values()]
+
+    def declared_provider(self, name: str) -> DeclaredProvider:
+        """A client's provider of the declared API ``name``, pointed at this fake with its key:
+        the same spec drives both sides."""
+        api = self._apis.get(self._state.check(name))
+        if not isinstance(api, DeclaredApi):
+            raise ConfigurationError(f"{name} is a built-in API, not a declared one")
+        return DeclaredProvider(
+            api.spec, api_key=self._state.config.api_key, base_url=self.base_url(name)
+        )
 
     def expire(self, name: str, job_id: str) -> None:
         """Clean the job's output up now: downloads answer 410 from here on."""

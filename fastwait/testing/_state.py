@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import Final
 
@@ -28,12 +29,12 @@ from fastwait.testing._jobs import (
 __all__ = ["FakeConfig", "FakeState", "check_provider"]
 
 
-def check_provider(name: str) -> ProviderName:
-    """``name`` as a provider name; a :class:`ConfigurationError` for anything else."""
-    for provider in PROVIDERS:
-        if name == provider:
-            return provider
-    raise ConfigurationError(f"unknown provider {name!r}; expected one of {', '.join(PROVIDERS)}")
+def check_provider(name: str, declared: tuple[str, ...] = ()) -> ProviderName:
+    """``name`` as the name of a built-in or ``declared`` API; ConfigurationError otherwise."""
+    known = (*PROVIDERS, *declared)
+    if name in known:
+        return name
+    raise ConfigurationError(f"unknown provider {name!r}; expected one of {', '.join(known)}")
 
 
 def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -92,6 +93,8 @@ class FakeState:
     clock: Callable[[], float]
     faults: Faults
     seed: int | None
+    declared: tuple[str, ...] = ()
+    """The names of the declared APIs the fake plays, besides the four built-ins."""
     job_rng: random.Random = attrs.field(init=False)
     fault_rng: random.Random = attrs.field(init=False)
     noise_rng: random.Random = attrs.field(init=False)
@@ -106,7 +109,11 @@ class FakeState:
         self.job_rng, self.fault_rng, self.noise_rng, self.webhook_rng = (
             random.Random(base.getrandbits(64)) for _ in range(4)
         )
-        self.jobs = {provider: {} for provider in PROVIDERS}
+        self.jobs = {provider: {} for provider in (*PROVIDERS, *self.declared)}
+
+    def check(self, name: str) -> ProviderName:
+        """``name`` as one of the APIs this fake plays; ConfigurationError otherwise."""
+        return check_provider(name, self.declared)
 
     def find(self, provider: ProviderName, job_id: str) -> FakeJob | None:
         """The job, deleted ones included (they answer 404 but still count requests)."""
@@ -170,8 +177,10 @@ class FakeState:
         while True:
             if provider in ("compress", "convert"):
                 job_id = guid7_hex(int(wall * 1000), rng)
-            else:
+            elif provider in ("compressorapp", "media"):
                 job_id = random_uuid4(rng)
+            else:  # a declared API: a dashed UUIDv7, as many modern APIs give
+                job_id = str(uuid.UUID(guid7_hex(int(wall * 1000), rng)))
             if job_id not in store:
                 break
         now = self.clock()

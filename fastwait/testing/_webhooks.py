@@ -27,7 +27,6 @@ from fastwait.webhooks._signatures import StandardWebhookSigner
 __all__ = ["WebhookDelivery", "WebhookScheduler"]
 
 _ID_ALPHABET: Final = string.ascii_letters + string.digits
-_UNSIGNED_PROVIDERS: Final = frozenset({"media"})
 
 
 class WebhookDelivery(NamedTuple):
@@ -53,7 +52,7 @@ class WebhookScheduler:
     """Delivers each scheduled job's webhook once, at its terminal time.
 
     ``render(job, now)`` returns the body (the job's status JSON at ``now``); ``signer`` signs
-    compress, convert and compressor.app webhooks (media ones are never signed). Times are in
+    the webhooks of every API but those ``unsigned`` names (media's are never signed). Times are in
     ``clock`` units, assumed to be seconds; with a hand-driven clock call :meth:`flush`.
     """
 
@@ -64,6 +63,7 @@ class WebhookScheduler:
         render: Callable[[FakeJob, float], bytes],
         rng: random.Random,
         signer: StandardWebhookSigner | None = None,
+        unsigned: frozenset[str] = frozenset({"media"}),
         drop_rate: float = 0.0,
         duplicate_rate: float = 0.0,
         workers: int = 8,
@@ -73,6 +73,7 @@ class WebhookScheduler:
         self._render = render
         self._rng = rng
         self._signer = signer
+        self._unsigned = unsigned
         self._drop_rate = drop_rate
         self._duplicate_rate = duplicate_rate
         self._worker_count = workers
@@ -162,7 +163,7 @@ class WebhookScheduler:
         headers = {"Content-Type": "application/json"}
         result: int | str
         try:
-            if self._signer is not None and message.job.provider not in _UNSIGNED_PROVIDERS:
+            if self._signer is not None and message.job.provider not in self._unsigned:
                 headers.update(self._signer.headers(message.msg_id, message.body))
             self.sent += 1
             async with self._session.post(

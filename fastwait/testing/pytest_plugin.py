@@ -18,6 +18,9 @@ tests can use the fixtures without importing anything::
 ``fastwait_fake`` is a started :class:`~fastwait.testing.FakeProvider` (seed 1, jobs of 0.2 s,
 API key ``test-key``), closed after the test; ``@pytest.mark.fastwait_fake(**settings)`` passes
 other constructor arguments (``durations=2.0``, ``failure_rate=1.0``, ``webhook_secret=...``).
+``specs=[...]`` makes it play declared APIs too: :class:`~fastwait.providers.ApiSpec` values or
+TOML files (a relative path is found next to the test module), the same spec the test's
+client uses (``fastwait_fake.declared_provider(name)`` builds that client's provider).
 ``fastwait_poll_policy`` is a :class:`~fastwait.PollPolicy` that polls every few hundredths of
 a second, so waits end as soon as the fake's jobs do. The async fixture needs pytest-asyncio
 (in strict mode, mark the tests ``@pytest.mark.asyncio``); without it, using it fails with a
@@ -26,6 +29,7 @@ message saying so. Disable the plugin with ``-p no:fastwait``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +69,13 @@ def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     marker = request.node.get_closest_marker("fastwait_fake")
     if marker is not None and marker.args:
         raise pytest.UsageError("@pytest.mark.fastwait_fake takes keyword arguments only")
-    settings = marker.kwargs if marker is not None else {}
+    settings = dict(marker.kwargs) if marker is not None else {}
+    if "specs" in settings:  # a spec file is found next to the test module that names it
+        folder = request.path.parent
+        settings["specs"] = [
+            folder / spec if isinstance(spec, str | os.PathLike) else spec
+            for spec in settings["specs"]
+        ]
     defaults = _DEFAULTS
     if "job_model" in settings:  # a job model says its own durations
         defaults = {key: value for key, value in _DEFAULTS.items() if key != "durations"}

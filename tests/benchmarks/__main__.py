@@ -1,5 +1,5 @@
-"""``python -m tests.benchmarks [polling|scale|receiver|events|learning|redis|soak|all]``: figures;
-exit 1 on a miss.
+"""``python -m tests.benchmarks [polling|scale|receiver|asgi|events|learning|redis|soak|all]``:
+figures; exit 1 on a miss.
 
 Every fake or client subprocess is terminated on the way out, including on Ctrl-C and
 SIGTERM (turned into ``SystemExit`` so that the ``finally`` blocks run).
@@ -21,7 +21,14 @@ import attrs
 
 from fastwait import PollPolicy
 
-from . import bench_events, bench_learning, bench_polling, bench_receiver, bench_scale
+from . import (
+    bench_asgi,
+    bench_events,
+    bench_learning,
+    bench_polling,
+    bench_receiver,
+    bench_scale,
+)
 from ._harness import ScenarioReport
 
 __all__ = ["main"]
@@ -46,7 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "which",
         nargs="?",
-        choices=("polling", "scale", "receiver", "events", "learning", "redis", "soak", "all"),
+        choices=(
+            "polling",
+            "scale",
+            "receiver",
+            "asgi",
+            "events",
+            "learning",
+            "redis",
+            "soak",
+            "all",
+        ),
         default="all",
     )
     add("--json", metavar="PATH", help="also write the figures to PATH")
@@ -81,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         "--receiver-generator",
         choices=("wrk", "aiohttp"),
         default="wrk",
-        help="load generator of the receiver scenario (wrk: apt-get install -y wrk)",
+        help="load generator of the receiver and asgi scenarios (wrk: apt-get install -y wrk)",
     )
     add(
         "--models",
@@ -129,6 +146,12 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         report = await bench_receiver.run(receiver)
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
+    if args.which in ("asgi", "all"):
+        report = await bench_asgi.run(
+            bench_asgi.AsgiOptions(seed=seed + 6, generator=args.receiver_generator)
+        )
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
     if args.which in ("events", "all"):
         report = await bench_events.run(bench_events.EventsOptions())
         print(report.text, end="\n\n", flush=True)
@@ -137,7 +160,7 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         report = await bench_learning.run(
             bench_learning.LearningOptions(
                 jobs=args.learning_jobs,
-                seed=seed + 6,
+                seed=seed + 7,
                 policy=PollPolicy(**overrides) if overrides else bench_learning.QUICK,
             )
         )

@@ -20,6 +20,12 @@ spend the same requests on the same jobs: it polls at ``T, 2T, ...`` after submi
 wasted poll at 0), so it pays ``ceil(d / T)`` requests and lags ``ceil(d / T) * T - d``,
 which follow from the durations alone; ``T`` is chosen so that its mean requests match.
 
+The models whose jobs report progress (tools.fast's) also run a **declared** strategy: a fresh
+fastwait client of a declared API (``declared_jobs.toml``: the same job model, served by the
+fake from that spec, read by a :class:`~fastwait.providers.DeclaredProvider`) on its own paired
+batch. Its requests per job and p95 lag must be within 5 % of the built-in cold client's in the
+same run: a declared provider costs nothing in scheduling.
+
 One model and its seed are **held out**: the schedule was never tuned on them, they are only
 evaluated (see :data:`HELD_OUT`).
 """
@@ -31,13 +37,21 @@ import math
 import random
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import attrs
 
 from fastwait import Client, PollPolicy
-from fastwait.providers import CompressorApp, Provider, ToolsFastCompress, ToolsFastConvert
+from fastwait.providers import (
+    CompressorApp,
+    DeclaredProvider,
+    Provider,
+    ToolsFastCompress,
+    ToolsFastConvert,
+    load_spec,
+)
 from fastwait.testing import ALL_CURVES, JobModel, LogNormalDurations, ProgressCurve
 
 from ._baselines import (
@@ -67,7 +81,11 @@ COLD = "fastwait"
 WARM = "fastwait, warm"
 FIXED = "fixed 1 s"
 BACKOFF = "backoff.expo"
+DECLARED = "fastwait, declared"
 STRATEGIES = (COLD, WARM, FIXED, BACKOFF)
+DECLARED_SPEC = Path(__file__).with_name("declared_jobs.toml")
+DECLARED_SHARE = 0.05
+"""How far (as a share) the declared client's requests and p95 lag may be from the built-in's."""
 LAG_SHARE = 0.25
 LAG_ALLOWANCE = 1.5
 HELD_OUT_SEED = 7777
@@ -101,10 +119,17 @@ class BenchModel:
         assert isinstance(durations, LogNormalDurations)
         return durations
 
+    @property
+    def declared(self) -> bool:
+        """Whether the declared strategy runs: its spec mirrors tools.fast (progress, ids
+        that tell their age), not compressor.app."""
+        return self.provider in ("compress", "convert")
+
     def fake_flags(self) -> list[str]:
         """``python -m fastwait.testing`` flags serving this model."""
         shape, model = self.shape, self.model
         return [
+            *("--spec", str(DECLARED_SPEC)),
             *("--durations", f"lognormal:{shape.median},{shape.sigma},{shape.high}"),
             *("--queue-share", str(model.queue_share)),
             *("--curves", ",".join(curve.value for curve in model.curves)),
@@ -290,10 +315,13 @@ async def _measure(
     plan = _plan(model, options.jobs, rng, stratified=stratified)
     warm_up = _plan(model, options.jobs, random.Random(seed + 1000), stratified=stratified)
     provider, api = _provider(model.provider, url)
+    spec = load_spec(DECLARED_SPEC)
+    declared_api = DeclaredProvider(spec, api_key=API_KEY, base_url=f"{url}/{spec.name}")
     async with (
         aiohttp.ClientSession() as session,
         Client(provider, policy=options.policy) as warm,
         Client(provider, policy=options.policy) as cold,
+        Client(declared_api, policy=options.policy) as declared,
     ):
         control = FakeControl(session, url)
         loop = asyncio.get_running_loop()
@@ -308,15 +336,26 @@ async def _measure(
             FIXED: lambda ids: fixed_interval_user(ids, api, url, API_KEY),
             BACKOFF: lambda ids: backoff_user(ids, api, url, API_KEY),
         }
+        if model.declared:
+            strategies[DECLARED] = lambda ids: _await_all(declared, ids)
+        apis = {name: spec.name if name == DECLARED else model.provider for name in strategies}
         batches: dict[str, list[str]] = {}
         errors: dict[str, int] = {}
         if options.sequential:
             for name, strategy in strategies.items():
-                (batches[name],) = await _create(control, model.provider, plan, 1)
+                (batches[name],) = await _create(control, apis[name], plan, 1)
                 errors[name] = await _bounded(strategy, batches[name], options.deadline)
         else:
-            created = await _create(control, model.provider, plan, len(strategies))
-            batches = dict(zip(strategies, created, strict=True))
+            # Every batch is created at once, the declared one among the others: job i of
+            # each is submitted within the same instant.
+            built_in = [name for name in strategies if name != DECLARED]
+            creations = [_create(control, model.provider, plan, len(built_in))]
+            if DECLARED in strategies:
+                creations.append(_create(control, spec.name, plan, 1))
+            created, *declared_batch = await asyncio.gather(*creations)
+            batches = dict(zip(built_in, created, strict=True))
+            for (ids,) in declared_batch:
+                batches[DECLARED] = ids
             outcomes = await asyncio.gather(
                 *(
                     _bounded(strategy, batches[name], options.deadline)
@@ -325,6 +364,8 @@ async def _measure(
             )
             errors = dict(zip(strategies, outcomes, strict=True))
         rows = await control.jobs(model.provider)
+        if DECLARED in strategies:
+            rows |= await control.jobs(spec.name)
     return {name: [rows[i] for i in ids] for name, ids in batches.items()}, errors, warmed
 
 
@@ -478,6 +519,20 @@ def _targets(model: BenchModel, by: dict[str, PollingFigures]) -> list[Target]:
                     1.0,
                 ),
             ]
+    if DECLARED in by:
+        declared, built_in = by[DECLARED].figures, by[COLD].figures
+        checks += [
+            Target(
+                f"{DECLARED}: |requests/job / {COLD} - 1|",
+                abs(ratio(declared.requests_per_job, built_in.requests_per_job) - 1.0),
+                DECLARED_SHARE,
+            ),
+            Target(
+                f"{DECLARED}: |p95 lag / {COLD} - 1|",
+                abs(ratio(declared.lag_p95, built_in.lag_p95) - 1.0),
+                DECLARED_SHARE,
+            ),
+        ]
     return checks
 
 
