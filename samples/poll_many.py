@@ -63,6 +63,8 @@ async def main(job_ids: list[str], fake_jobs: int) -> int:
             ids = [fake.create_job("compress") for _ in range(fake_jobs)]
             async with Client(ToolsFastCompress("test-key", fake.base_url("compress"))) as client:
                 outcomes = await await_all(client, ids)
+            planned = Counter(fake.job("compress", job_id).final_state for job_id in ids)
+        print("the fake planned", dict(sorted(planned.items())))
     print(dict(outcomes))
     return 0 if set(outcomes) <= {"succeeded"} else 1
 

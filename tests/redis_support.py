@@ -1,9 +1,13 @@
 """The real Redis for the tests that need it, skipped where there is none unless CI requires it.
 
-The README's test command must pass on a machine without Redis, so these tests skip with a
-one-line reason when ``127.0.0.1:6379`` does not answer; CI sets ``FASTWAIT_REQUIRE_REDIS=1``,
-which turns that skip into a failure. Every test gets a random key prefix, deleted afterwards,
-so runs sharing one server never see each other's keys.
+The server and database are ``FASTWAIT_TEST_REDIS_URL``'s, by default database 15 of
+``127.0.0.1:6379`` (the last of a default server's 16), so the tests never write into the
+database 0 that applications use. The README's test command must pass on a machine without
+Redis, so these tests skip with a one-line reason when that server does not answer (the
+summary line counts them); CI sets ``FASTWAIT_REQUIRE_REDIS=1``, which turns that skip into a
+failure. A test using Redis must carry ``@pytest.mark.redis`` (it fails otherwise). Every test
+gets a random key prefix, deleted afterwards, so runs sharing one server never see each
+other's keys.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import secrets
 import shutil
 import socket
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +28,42 @@ import pytest
 
 from fastwait.registry._redis import RedisResultStore
 
-__all__ = ["REDIS_URL", "PrivateRedis", "RedisHarness", "private_redis", "redis_harness"]
+__all__ = [
+    "REDIS_URL",
+    "PrivateRedis",
+    "RedisHarness",
+    "note_running_test",
+    "private_redis",
+    "redis_harness",
+    "redis_url_with",
+    "require_redis",
+]
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("FASTWAIT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+"""The Redis server and database every Redis test uses (``FASTWAIT_TEST_REDIS_URL``)."""
+
+_running: list[pytest.Item] = []
+"""The test being run (``conftest.py`` notes it), so that Redis use can check its marker."""
+
+
+def note_running_test(item: pytest.Item | None) -> None:
+    """Called by ``conftest.py`` around each test."""
+    _running[:] = [item] if item is not None else []
+
+
+def redis_url_with(
+    *, scheme: str | None = None, credentials: str | None = None, database: int | None = None
+) -> str:
+    """:data:`REDIS_URL` with another scheme (``rediss``), ``user:password`` credentials or
+    database number."""
+    parts = urllib.parse.urlsplit(REDIS_URL)
+    netloc = parts.netloc.rpartition("@")[2]
+    if credentials is not None:
+        netloc = f"{credentials}@{netloc}"
+    path = parts.path if database is None else f"/{database}"
+    return urllib.parse.urlunsplit(
+        parts._replace(scheme=scheme or parts.scheme, netloc=netloc, path=path)
+    )
 
 
 @functools.cache
@@ -46,7 +84,14 @@ def _unavailable() -> str | None:
 
 
 def require_redis() -> None:
-    """Skip the calling test without Redis; fail it instead when CI requires Redis."""
+    """Skip the calling test without Redis; fail it instead when CI requires Redis.
+
+    Fails a test that lacks ``@pytest.mark.redis``: the marker is what selects, deselects and
+    counts the Redis tests.
+    """
+    for test in _running:
+        if test.get_closest_marker("redis") is None:
+            pytest.fail(f"{test.nodeid} uses Redis without @pytest.mark.redis", pytrace=False)
     reason = _unavailable()
     if reason is None:
         return

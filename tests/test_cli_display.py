@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import termios
+from collections.abc import Callable
 
 import pytest
 from rich.console import Console
@@ -171,23 +172,41 @@ def test_a_batch_taller_than_the_terminal_shows_the_jobs_still_awaited() -> None
     assert any("more still awaited" in line for line in lines)
 
 
+class TerminalBuffer(io.StringIO):
+    """What a terminal received, with an event to await the next write (a redraw)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.written.set()
+        return super().write(text)
+
+    async def next_write(self) -> None:
+        self.written.clear()
+        async with asyncio.timeout(10):
+            await self.written.wait()
+
+
 async def test_messages_print_on_their_own_lines_above_the_live_area() -> None:
-    buffer = io.StringIO()
+    buffer = TerminalBuffer()
     console = Console(file=buffer, force_terminal=True, width=100, height=30, color_system=None)
     async with LiveDisplay(console) as display:
         display.add("compress", BATCH)
         display.progress(status(BATCH[0], JobState.RUNNING, 30))
-        await asyncio.sleep(0.3)
+        await buffer.next_write()  # the board is redrawn with the job running
         failed = JobStatus(
             provider="compress", id=BATCH[1], state=JobState.FAILED,
             error_code="compress.failed", error_detail="not an image",
         )  # fmt: skip
         display.finished(JobReport(JobResult("compress", BATCH[1], failed)))
-        await asyncio.sleep(0.3)
+        await buffer.next_write()  # and redrawn again below the message
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", buffer.getvalue())
     lines = [line.strip() for line in plain.splitlines() if line.strip()]
     message = next(line for line in lines if line.startswith("compress "))
     assert message == f"compress {BATCH[1]}: FAILED (compress.failed: not an image)"
+    assert lines.index(message) < max(i for i, line in enumerate(lines) if "30%" in line)
 
 
 def test_plain_lines_say_how_each_job_ended() -> None:
@@ -203,8 +222,16 @@ def test_plain_lines_say_how_each_job_ended() -> None:
     ]
 
 
-def run_in_terminal(*args: str, columns: int = 100, lines: int = 30) -> str:
-    """Run ``python *args`` on a pseudo-terminal of that size; everything it wrote."""
+def run_in_terminal(
+    *args: str,
+    columns: int = 100,
+    lines: int = 30,
+    on_output: Callable[[str], None] | None = None,
+) -> str:
+    """Run ``python *args`` on a pseudo-terminal of that size; everything it wrote.
+
+    ``on_output`` is called (in this thread) with everything written so far after each read.
+    """
     main, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     env = {**os.environ, "COLUMNS": str(columns), "LINES": str(lines), "TERM": "xterm-256color"}
@@ -223,22 +250,38 @@ def run_in_terminal(*args: str, columns: int = 100, lines: int = 30) -> str:
             if not chunk:
                 break
             chunks.append(chunk)
+            if on_output is not None:
+                on_output(b"".join(chunks).decode(errors="replace"))
     finally:
         os.close(main)
         process.wait(timeout=60)
     return b"".join(chunks).decode(errors="replace")
 
 
-async def test_a_terminal_sees_a_job_without_progress_tick_several_times_a_second(
+async def test_a_terminal_sees_the_elapsed_time_of_a_job_without_progress_tick(
     fake: FakeProvider,
 ) -> None:
-    job_id = fake.create_job("compressorapp", duration=2.5)
+    job_id = fake.create_job("compressorapp", duration=3600)
+    loop = asyncio.get_running_loop()
+
+    def elapsed_shown(output: str) -> list[float]:
+        return [float(s) for s in re.findall(job_id + r"[^\n\r]*?(\d+\.\d)s", output)]
+
+    def end_the_job() -> None:
+        fake.job("compressorapp", job_id).completes_at = fake.now()
+
+    def on_output(output: str) -> None:
+        if len(set(elapsed_shown(output))) == 3:  # it ticked twice: the job may end now
+            loop.call_soon_threadsafe(end_the_job)
+
     output = await asyncio.to_thread(
         run_in_terminal, "-m", "fastwait", "wait", "--provider", "compressorapp",
-        "--base-url", fake.base_url("compressorapp"), "--api-key", "test-key", job_id,
+        "--base-url", fake.base_url("compressorapp"), "--api-key", "test-key",
+        "--timeout", "60", job_id, on_output=on_output,
     )  # fmt: skip
-    frames = re.findall(job_id + r"[^\n\r]*?(\d+\.\d)s", output)
-    assert len(set(frames)) >= 5, output
+    shown = elapsed_shown(output)
+    assert len(set(shown)) >= 3, output
+    assert shown == sorted(shown), output
     assert "1/1 succeeded" in output
 
 

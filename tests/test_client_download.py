@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import zipfile
@@ -117,13 +118,34 @@ async def test_a_traversal_file_name_cannot_escape_the_destination(
     assert listing(tmp_path) == ["dest"]
 
 
+@pytest.mark.parametrize("suggested", [".bashrc", "..profile", ". .ssh"])
+async def test_a_leading_dot_is_dropped_so_no_output_is_saved_hidden(
+    fake: FakeProvider, tmp_path: Path, suggested: str
+) -> None:
+    job_id = fake.create_job("compress", duration=0.05, output_file_name=suggested)
+    async with Client(ToolsFastCompress("test-key", fake.base_url("compress")), policy=FAST) as c:
+        status = await c.wait(job_id, timeout=10)
+        path = await c.download(job_id, tmp_path, status=status)
+    assert path.parent == tmp_path
+    assert not path.name.startswith("."), path.name
+    assert path.name == suggested.lstrip(". ")
+
+
 async def test_compressor_app_output_is_sha1_verified(fake: FakeProvider, tmp_path: Path) -> None:
     job_id = fake.create_job("compressorapp", duration=0.05)
     async with Client(CompressorApp("test-key", fake.base_url("compressorapp")), policy=FAST) as c:
         status = await c.wait(job_id, timeout=10)
-        path = await c.download(job_id, tmp_path, status=status)
+        path = await c.download(job_id, tmp_path / "good", status=status)
+        fake.corrupt_output("compressorapp", job_id)
+        with pytest.raises(ChecksumMismatchError, match="sha1"):
+            await c.download(job_id, tmp_path / "bad", status=status)
     assert status.output is not None
+    assert status.output.sha1 is not None
     assert path.name == status.output.file_name
+    assert hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest() == (
+        status.output.sha1
+    )
+    assert listing(tmp_path / "bad") == []
 
 
 async def test_a_sha1_mismatch_raises_and_leaves_nothing(

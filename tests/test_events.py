@@ -61,7 +61,9 @@ async def test_a_polled_job_reports_each_poll_each_status_and_one_resolution(
             policy=FAST,
         ) as client,
     ):
+        started = time.monotonic()
         await client.wait(job_id, timeout=10)
+        waited = time.monotonic() - started
         polls = client.poll_stats(job_id)
     assert polls is not None
     sent = of_type(events, PollSent)
@@ -78,8 +80,10 @@ async def test_a_polled_job_reports_each_poll_each_status_and_one_resolution(
         JobState.SUCCEEDED,
         "poll",
     )
+    # The time since the previous poll saw the job running: within the wait, whatever the
+    # load (how small it is, is measured by `python -m tests.benchmarks polling`).
     assert resolved.lag is not None
-    assert 0 <= resolved.lag <= FAST.ceiling * 2
+    assert 0 <= resolved.lag <= waited
     assert events[-1] == resolved
 
 
@@ -99,11 +103,13 @@ async def test_the_lag_of_a_job_awaited_long_after_its_submission_counts_from_th
         Registry(state=state, on_event=events.append) as registry,
         Client(api, registry=registry, policy=FAST) as client,
     ):
+        started = time.monotonic()
         assert await client.resume() == [job_id]
         await client.wait(job_id, timeout=10)
+        waited = time.monotonic() - started
     [resolved] = of_type(events, JobResolved)
     assert resolved.lag is not None
-    assert 0 <= resolved.lag < 5
+    assert 0 <= resolved.lag <= waited  # not the hour since its submission
 
 
 async def test_a_transient_error_is_reported_as_a_failed_poll_that_is_retried(
@@ -176,13 +182,15 @@ async def test_a_webhook_reports_its_acceptance_its_status_and_the_resolution_wi
     receiving: tuple[list[Event], str, aiohttp.ClientSession],
 ) -> None:
     events, url, session = receiving
+    started = time.time()
     assert await post_signed(session, f"{url}/hooks/compress", "msg_1") == 200
+    since_signed = time.time() - started
     assert events[0] == StatusSeen("compress", seeds.TF_JOB_ID, JobState.SUCCEEDED, 100, "webhook")
     resolved = events[1]
     assert isinstance(resolved, JobResolved)
     assert (resolved.job_id, resolved.source) == (seeds.TF_JOB_ID, "webhook")
     assert resolved.lag is not None
-    assert 0 <= resolved.lag < 5
+    assert 0 <= resolved.lag <= since_signed + 1  # the signature's timestamp is in seconds
     assert events[2:] == [WebhookAccepted("compress", seeds.TF_JOB_ID, duplicate=False)]
 
 

@@ -77,12 +77,17 @@ async def test_every_job_resolves_exactly_once_despite_dropped_and_duplicated_we
         results, resolutions, _ = await run_hybrid(fake, provider, tmp_path, jobs=40)
         await fake.flush_webhooks()
         jobs = {job.id: job for job in fake.jobs("compress")}
+        deliveries = fake.webhook_deliveries
         assert fake.webhooks_dropped > 0
     assert len(results) == 40
     assert set(resolutions.values()) == {1}
-    sources = collections.Counter(r.source for r in results.values())
-    assert sources["webhook"] > 0
-    assert sources["poll"] > 0  # the safety net caught the dropped ones
+    # Whether a webhook or a poll came first depends on timing, but the receiver took
+    # webhooks (those sent after it closed, or a copy racing its twin, may not be), and a job
+    # whose webhook was dropped can only have been polled.
+    assert any(isinstance(d.result, int) and 200 <= d.result < 300 for d in deliveries)
+    called_back = {d.job_id for d in deliveries}
+    assert len(called_back) == 40 - fake.webhooks_dropped
+    assert {r.source for r in results.values() if r.job_id not in called_back} == {"poll"}
     for job_id, result in results.items():
         assert result.status is not None, result.error
         expected = (

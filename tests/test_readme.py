@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from redis_support import require_redis
+from redis_support import REDIS_URL, require_redis
 
 from fastwait.testing import FakeProvider
 
@@ -41,6 +41,10 @@ SHOWN_OUTPUT = re.compile(r"^\s*print\(.*\)  # (?!e\.g\.)(.+)$", re.MULTILINE)
 HEADING = re.compile(r"^#+ (.*)$", re.MULTILINE)
 
 
+PAGE_REDIS = "redis://127.0.0.1:6379/0"
+"""The Redis URL the pages show; a block that uses it is a Redis test."""
+
+
 def stand_ins(fake: FakeProvider, port: int) -> dict[str, str]:
     """What the pages' placeholders become (docs/contributing.md says so)."""
     return {
@@ -50,6 +54,7 @@ def stand_ins(fake: FakeProvider, port: int) -> dict[str, str]:
         "whsec_...": SECRET,
         "https://svc.example.com": f"http://127.0.0.1:{port}",
         "8080": str(port),
+        PAGE_REDIS: REDIS_URL,  # the test server and database (FASTWAIT_TEST_REDIS_URL)
     }
 
 
@@ -77,7 +82,7 @@ def blocks(page: Path) -> list[tuple[str, str, str | None]]:
 
 def blocks_to_run() -> list[pytest.ParameterSet]:
     return [
-        pytest.param(code, id=name)
+        pytest.param(code, id=name, marks=[pytest.mark.redis] if PAGE_REDIS in code else [])
         for page in PAGES
         for name, code, run_by in blocks(page)
         if run_by is None
@@ -129,8 +134,8 @@ def test_every_block_run_by_a_test_of_its_own_names_a_test_that_reads_its_page()
 
 @pytest.mark.parametrize("block", blocks_to_run())
 async def test_the_block_runs_against_the_fake(block: str, tmp_path: Path) -> None:
-    if "redis://127.0.0.1:6379" in block:
-        require_redis()  # the page's Redis is the test server's
+    if PAGE_REDIS in block:
+        require_redis()  # the page's Redis becomes the test server's
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 a pretend jpeg")
     async with FakeProvider(seed=1, durations=0.5, webhook_secret=SECRET) as fake:
         code = block

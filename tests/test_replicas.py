@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import aiohttp
 import pytest
 from redis_support import RedisHarness, redis_harness
 
@@ -49,15 +50,18 @@ def create_jobs(fake: FakeProvider, count: int, low: float, high: float, seed: i
     return [fake.create_job("compress", duration=rng.uniform(low, high)) for _ in range(count)]
 
 
-def requests(fake: FakeProvider, job_ids: Sequence[str]) -> int:
-    return sum(fake.job("compress", job_id).requests for job_id in job_ids)
-
-
 @contextlib.asynccontextmanager
-async def replica(fake: FakeProvider, store: RedisResultStore) -> AsyncIterator[Client]:
-    """One replica: a client polling the fake, its registry backed by ``store``."""
+async def replica(
+    fake: FakeProvider, store: RedisResultStore, policy: PollPolicy = POLICY
+) -> AsyncIterator[Client]:
+    """One replica: a client polling the fake, its registry backed by ``store``; its requests
+    carry ``User-Agent: replica-<its id>``, so the fake records which replica asked."""
     api = ToolsFastCompress("test-key", fake.base_url("compress"))
-    async with Registry(store) as registry, Client(api, registry=registry, policy=POLICY) as client:
+    async with (
+        aiohttp.ClientSession(headers={"User-Agent": f"replica-{store.replica_id}"}) as session,
+        Registry(store) as registry,
+        Client(api, session=session, registry=registry, policy=policy) as client,
+    ):
         yield client
 
 
@@ -72,27 +76,24 @@ def all_succeeded(results: dict[str, JobResult], job_ids: Sequence[str]) -> bool
 async def test_three_replicas_awaiting_the_same_jobs_poll_each_from_one_replica(
     redis: RedisHarness, fake: FakeProvider
 ) -> None:
-    shared = create_jobs(fake, 300, 0.3, 3.0, seed=1)
-    alone = create_jobs(fake, 300, 0.3, 3.0, seed=1)  # the same durations, one replica
+    job_ids = create_jobs(fake, 100, 0.3, 3.0, seed=1)
+    # Leases (16 s) and liveness (30 s) outlast every job and any stall of a loaded machine,
+    # so no lease lapses and one poller per job is a property, not a likelihood. What sharing
+    # saves in requests is measured by `python -m tests.benchmarks redis`.
+    stores = [redis.store(liveness_ttl=30.0) for _ in range(3)]
+    policy = PollPolicy(ceiling=10.0)
     async with (
-        replica(fake, redis.store()) as a,
-        replica(fake, redis.store()) as b,
-        replica(fake, redis.store()) as c,
-        replica(fake, redis.store()) as single,
+        replica(fake, stores[0], policy) as a,
+        replica(fake, stores[1], policy) as b,
+        replica(fake, stores[2], policy) as c,
     ):
-        *trio, baseline = await asyncio.gather(
-            await_all(a, shared),
-            await_all(b, shared),
-            await_all(c, shared),
-            await_all(single, alone),
-        )
-    assert all(all_succeeded(results, shared) for results in trio)
-    assert all_succeeded(baseline, alone)
-    # One replica at a time polls a job: the others learn its result through Redis.
-    pollers = [sum(results[job_id].polls > 0 for results in trio) for job_id in shared]
-    assert pollers.count(1) >= 0.95 * len(shared)
-    # So the three cost about what one costs (the baseline ran alongside, under the same load).
-    assert requests(fake, shared) <= 1.5 * requests(fake, alone)
+        trio = await asyncio.gather(*(await_all(client, job_ids) for client in (a, b, c)))
+    assert all(all_succeeded(results, job_ids) for results in trio)
+    replicas = {f"replica-{store.replica_id}" for store in stores}
+    pollers = {job_id: fake.job("compress", job_id).user_agents for job_id in job_ids}
+    assert all(len(agents) == 1 and agents[0] in replicas for agents in pollers.values()), pollers
+    # The others learned each result through Redis, without a poll of their own.
+    assert all(sum(results[job_id].polls > 0 for results in trio) == 1 for job_id in job_ids)
 
 
 _REPLICA_PROCESS = """
@@ -118,7 +119,9 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:
 async def test_the_jobs_of_a_killed_replica_are_taken_over_once_its_heartbeat_stops(
     redis: RedisHarness, fake: FakeProvider, tmp_path: Path
 ) -> None:
-    job_ids = create_jobs(fake, 40, 3.0, 4.0, seed=2)
+    # The jobs run until the kill, however long a loaded machine takes to get there, so the
+    # doomed replica still holds their leases when it dies; they end 0.5-1.5 s after it.
+    job_ids = create_jobs(fake, 40, 3600.0, 3600.0, seed=2)
     script = tmp_path / "replica.py"
     script.write_text(_REPLICA_PROCESS)
     doomed = await asyncio.create_subprocess_exec(
@@ -144,12 +147,16 @@ async def test_the_jobs_of_a_killed_replica_are_taken_over_once_its_heartbeat_st
         async with replica(fake, redis.store()) as survivor:
             waiting = asyncio.create_task(await_all(survivor, job_ids))
             doomed.send_signal(signal.SIGKILL)
+            killed_at = fake.now()
+            rng = random.Random(2)
+            for job_id in job_ids:
+                fake.job("compress", job_id).completes_at = killed_at + rng.uniform(0.5, 1.5)
             results = await waiting
     finally:
         if doomed.returncode is None:
             doomed.kill()
         await doomed.communicate()
-    assert held > len(job_ids) // 2, "the killed replica held few leases: nothing was tested"
+    assert held == len(job_ids), "the killed replica did not hold every lease: a premise"
     assert all_succeeded(results, job_ids)
 
 

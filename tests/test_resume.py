@@ -18,12 +18,13 @@ import pytest
 
 from fastwait import Client, Registry
 from fastwait.providers import ToolsFastCompress
-from fastwait.testing import FakeProvider
+from fastwait.testing import FakeProvider, JobPhase
 
 EARLY = [0.3 + 0.7 * n / 11 for n in range(12)]
 """Durations of the jobs that finish before the kill."""
-LATE = [4.5 + 1.0 * n / 11 for n in range(12)]
-"""Durations of the jobs that are still running when the process is killed."""
+LATE = [0.2 + 0.8 * n / 11 for n in range(12)]
+"""Durations of the jobs still running when the process is killed, counted from the kill:
+they run until then, however long it takes a loaded machine to get there."""
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ async def test_a_killed_wait_resumes_every_unfinished_job_and_polls_no_finished_
     provider: FakeProvider, tmp_path: Path
 ) -> None:
     early = [provider.create_job("compress", duration=d) for d in EARLY]
-    late = [provider.create_job("compress", duration=d) for d in LATE]
+    late = [provider.create_job("compress", duration=3600) for _ in LATE]
     state = tmp_path / "state.db"
 
     first = await start_cli(provider, state, [*early, *late])
@@ -81,6 +82,12 @@ async def test_a_killed_wait_resumes_every_unfinished_job_and_polls_no_finished_
         first.send_signal(signal.SIGKILL)
         await first.communicate()
     assert first.returncode == -signal.SIGKILL
+    # The premise: the late jobs were still running, unreported, when the process died.
+    now = provider.now()
+    assert {provider.job("compress", i).phase_at(now) for i in late} == {JobPhase.RUNNING}
+    assert not before.keys() & set(late)
+    for job_id, duration in zip(late, LATE, strict=True):
+        provider.job("compress", job_id).completes_at = now + duration
     requests_at_kill = {job_id: provider.job("compress", job_id).requests for job_id in before}
 
     second = await start_cli(provider, state, [])

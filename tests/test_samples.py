@@ -33,8 +33,12 @@ async def test_local_dev_submits_waits_and_downloads_into_a_new_folder(tmp_path:
 
 async def test_poll_many_accounts_for_every_job() -> None:
     code, out, err = await run_sample(str(SAMPLES / "poll_many.py"), "--fake", "30")
-    outcomes = ast.literal_eval(out.strip().splitlines()[-1])
-    assert sum(outcomes.values()) == 30, err
+    *_, plan, last = out.strip().splitlines()
+    planned = ast.literal_eval(plan.removeprefix("the fake planned "))
+    outcomes = ast.literal_eval(last)
+    assert sum(planned.values()) == 30, err
+    # Each job ends as the fake planned it: no timeout, no error, no failure it did not plan.
+    assert outcomes == planned, err
     assert code == (0 if set(outcomes) == {"succeeded"} else 1)
 
 

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_support import PrivateRedis, RedisHarness, private_redis, redis_harness
+from redis_support import (
+    PrivateRedis,
+    RedisHarness,
+    private_redis,
+    redis_harness,
+    redis_url_with,
+)
 
 from fastwait import Client, JobState, MemoryResultStore, PollPolicy, Registry
 from fastwait.events import Event, PollFailed
@@ -58,15 +64,18 @@ async def test_a_failing_command_fails_only_its_caller_and_later_callers_are_ans
     async with SQLiteResultStore(tmp_path / "state.db") as store:
         await store.get(KEY)  # the file is open and the writer idle
         release = threading.Event()
+        holding = threading.Event()
 
         def hold(connection: sqlite3.Connection, now: float) -> None:
+            holding.set()
             release.wait(5)
 
         def fail(connection: sqlite3.Connection, now: float) -> Any:
             raise sqlite3.DatabaseError("database disk image is malformed")
 
         held = asyncio.ensure_future(store._call(hold))
-        await asyncio.sleep(0.05)  # the writer is now inside `hold`; the rest queue as one batch
+        # Once the writer is inside `hold`, the rest queue as one batch.
+        assert await asyncio.to_thread(holding.wait, 5), "the writer never ran `hold`"
         store.job_tracked(KEY, submitted_at=1.0, webhook_expected=False)
         failing = asyncio.ensure_future(store._call(fail))
         later = asyncio.ensure_future(store.unresolved_jobs("compress"))
@@ -236,7 +245,7 @@ async def test_a_redis_that_refuses_the_credentials_fails_the_waiters_with_a_typ
 ) -> None:
     job_id = fake.create_job("compress", duration=0.1)
     store = RedisResultStore(
-        "redis://nobody:not-the-password@127.0.0.1:6379/0", prefix=redis.prefix
+        redis_url_with(credentials="nobody:not-the-password"), prefix=redis.prefix
     )
     api = ToolsFastCompress("test-key", fake.base_url("compress"))
     async with Registry(store) as registry, Client(api, registry=registry, policy=FAST) as client:

@@ -12,16 +12,19 @@ import os
 import pickle
 import socket
 import sys
+import time
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
-from redis_support import redis_harness
+from redis_support import redis_harness, redis_url_with, require_redis
 
-from fastwait import Client, PollPolicy, Registry
+from fastwait import Client, JobState, JobStatus, PollPolicy, Registry
 from fastwait.cli._outcome import EXIT_TIMED_OUT
 from fastwait.exceptions import ConfigurationError, TransportError, WaitTimeout
 from fastwait.providers import ToolsFastCompress
 from fastwait.registry._redis import RedisResultStore
+from fastwait.registry._store import Resolution
 from fastwait.testing import FakeProvider
 
 JOB_ID = "019c56457340753ba9441d7b4e6516a0"
@@ -143,6 +146,25 @@ def test_a_redis_url_with_a_database_number_or_none_is_accepted(path: str) -> No
     asyncio.run(RedisResultStore(f"redis://127.0.0.1:6379{path}").aclose())
 
 
+@pytest.mark.redis
+async def test_a_store_keeps_its_results_in_the_database_its_url_names() -> None:
+    import redis.asyncio
+
+    async with redis_harness() as harness:
+        database = int(urllib.parse.urlsplit(harness.url).path.strip("/") or 0)
+        elsewhere = redis.asyncio.Redis.from_url(redis_url_with(database=(database + 1) % 16))
+        key = f"{harness.prefix}result:compress:{JOB_ID}"
+        status = JobStatus(id=JOB_ID, provider="compress", state=JobState.SUCCEEDED)
+        try:
+            await harness.store().put_first(
+                ("compress", JOB_ID), Resolution(status, "poll", time.time())
+            )
+            assert await harness.admin.exists(key) == 1
+            assert await elsewhere.exists(key) == 0  # only read: nothing is written there
+        finally:
+            await elsewhere.aclose()
+
+
 async def test_wait_refuses_a_redis_url_with_a_malformed_database(fake: FakeProvider) -> None:
     process = await start_wait(
         "--base-url", fake.base_url("compress"), "--redis", "redis://127.0.0.1:6379/abc", JOB_ID
@@ -168,13 +190,13 @@ async def test_an_unreachable_redis_is_said_and_named_by_the_timeout(
     assert len(err.splitlines()) <= 3, err
 
 
+@pytest.mark.redis
 async def test_a_tls_url_to_a_plain_redis_is_said_and_named_by_the_timeout(
     fake: FakeProvider,
 ) -> None:
-    async with redis_harness():  # skips without a Redis server
-        pass
+    require_redis()
     job_id = fake.create_job("compress", duration=0.2)
-    store = RedisResultStore("rediss://127.0.0.1:6379/0", socket_connect_timeout=0.5)
+    store = RedisResultStore(redis_url_with(scheme="rediss"), socket_connect_timeout=0.5)
     async with Registry(store) as registry:
         api = ToolsFastCompress("test-key", fake.base_url("compress"))
         async with Client(api, registry=registry, policy=FAST) as client:

@@ -34,7 +34,7 @@ def safe_filename(suggested: str | None, fallback: str) -> str:
     """
     name = unicodedata.normalize("NFC", suggested or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
+    name = _UNSAFE.sub("_", name).strip().lstrip(". ").strip()  # ". .x" is hidden too
     if name.split(".", 1)[0].lower() in _WINDOWS_DEVICES:
         name = f"_{name}"
     encoded = name.encode("utf-8")

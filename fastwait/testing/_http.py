@@ -120,12 +120,16 @@ async def answer_job_request(
 ) -> web.StreamResponse:
     """Answer a request that names a job, unless a fault is due.
 
-    Counts the request on the job, waits ``faults.delay``, then either answers normally or
-    carries out the drawn fault; ``fault_response(status)`` renders an injected error status in
-    the API's own error envelope.
+    Counts the request on the job (with its time and User-Agent), waits ``faults.delay``, then
+    either answers normally or carries out the drawn fault; ``fault_response(status)`` renders
+    an injected error status in the API's own error envelope.
     """
     if job is not None:
         job.requests += 1
+        job.requested_at.append(state.clock())
+        user_agent = request.headers.get("User-Agent", "")
+        if user_agent not in job.user_agents:
+            job.user_agents.append(user_agent)
     faults = state.faults
     fault = faults.draw(state.fault_rng)
     if faults.delay > 0:

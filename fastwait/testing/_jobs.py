@@ -62,8 +62,10 @@ class FakeJob:
     ``curve`` from ``started_at`` to ``planned_completion`` (later than ``completes_at`` for a
     job failing part-way), off by up to ±``progress_noise`` points per reading. Tests read the
     bookkeeping fields: ``requests`` counts every request that named the job (status, download,
-    cancel, delete, compare, output url), faulted ones included; ``terminal_seen_at`` is when a
-    status response first showed a terminal state.
+    cancel, delete, compare, output url), faulted ones included, ``requested_at`` holds their
+    arrival times and ``user_agents`` their distinct ``User-Agent`` headers in order of first
+    appearance (which of several clients, each with a User-Agent of its own, asked about the
+    job); ``terminal_seen_at`` is when a status response first showed a terminal state.
     """
 
     provider: ProviderName
@@ -94,6 +96,8 @@ class FakeJob:
     readings: int = 0
     """How many noisy progress readings the job has given."""
     requests: int = 0
+    requested_at: list[float] = attrs.Factory(list)
+    user_agents: list[str] = attrs.Factory(list)
     terminal_seen_at: float | None = None
     terminal_fields: dict[str, Any] | None = None
     """Top-level fields laid over the job's terminal status payload (see ``create_job``)."""

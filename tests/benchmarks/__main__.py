@@ -1,5 +1,5 @@
-"""``python -m tests.benchmarks [polling|scale|receiver|asgi|events|redis|soak|all]``: figures;
-exit 1 on a miss.
+"""``python -m tests.benchmarks [polling|scale|receiver|asgi|events|learning|redis|soak|all]``:
+figures; exit 1 on a miss.
 
 Every fake or client subprocess is terminated on the way out, including on Ctrl-C and
 SIGTERM (turned into ``SystemExit`` so that the ``finally`` blocks run).
@@ -21,7 +21,14 @@ import attrs
 
 from fastwait import PollPolicy
 
-from . import bench_asgi, bench_events, bench_polling, bench_receiver, bench_scale
+from . import (
+    bench_asgi,
+    bench_events,
+    bench_learning,
+    bench_polling,
+    bench_receiver,
+    bench_scale,
+)
 from ._harness import ScenarioReport
 
 __all__ = ["main"]
@@ -46,7 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "which",
         nargs="?",
-        choices=("polling", "scale", "receiver", "asgi", "events", "redis", "soak", "all"),
+        choices=(
+            "polling",
+            "scale",
+            "receiver",
+            "asgi",
+            "events",
+            "learning",
+            "redis",
+            "soak",
+            "all",
+        ),
         default="all",
     )
     add("--json", metavar="PATH", help="also write the figures to PATH")
@@ -62,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--lag-jobs", type=int, default=30_000, help="jobs in scale's lag run (default 30000)")
     add("--max-connections", type=int, default=32, help="Client max_connections in scale (32)")
     add("--soak-jobs", type=int, default=5000, help="jobs in soak (default 5000)")
+    add("--learning-jobs", type=int, default=200, help="jobs per batch in learning (200)")
     add("--seed", type=int, default=None, help="durations and fates (default: random)")
     add(
         "--policy",
@@ -141,6 +159,16 @@ async def _run(args: argparse.Namespace, seed: int) -> list[ScenarioReport]:
         reports.append(report)
     if args.which in ("events", "all"):
         report = await bench_events.run(bench_events.EventsOptions())
+        print(report.text, end="\n\n", flush=True)
+        reports.append(report)
+    if args.which in ("learning", "all"):
+        report = await bench_learning.run(
+            bench_learning.LearningOptions(
+                jobs=args.learning_jobs,
+                seed=seed + 7,
+                policy=PollPolicy(**overrides) if overrides else bench_learning.QUICK,
+            )
+        )
         print(report.text, end="\n\n", flush=True)
         reports.append(report)
     if args.which == "redis":  # needs a Redis server, so not part of "all"
