@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from redis_support import require_redis
+from redis_support import REDIS_URL, require_redis
 
 from fastwait.testing import FakeProvider
 
@@ -150,8 +150,9 @@ async def test_the_celery_task_runs_in_a_real_worker(fake: FakeProvider, tmp_pat
         fake,
         free_port(),
         **{
-            "redis://localhost:6379/0": "redis://127.0.0.1:6379/0",
-            "redis://localhost:6379/1": "redis://127.0.0.1:6379/1",
+            # The test server and database (FASTWAIT_TEST_REDIS_URL), for broker and results
+            "redis://localhost:6379/0": REDIS_URL,
+            "redis://localhost:6379/1": REDIS_URL,
         },
     )
     (tmp_path / "tasks.py").write_text(block)
