@@ -679,6 +679,7 @@ class Client:
             polls=self._polls_of,
             timeout=timeout,
             look_up=not self._lookups_shared,
+            journaled=None if self._journal is None else self._journal.flush,
         )
         async with contextlib.aclosing(completions.outcomes(list(job_ids))) as outcomes:
             async for job_id, outcome, elapsed, polls in outcomes:

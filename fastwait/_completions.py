@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from fastwait.exceptions import FastwaitError
 from fastwait.registry._registry import Registry
@@ -36,6 +36,7 @@ class Completions:
     __slots__ = (
         "_arrived",
         "_broken",
+        "_journaled",
         "_look_up",
         "_notify",
         "_pending",
@@ -59,6 +60,7 @@ class Completions:
         polls: Callable[[str], int],
         timeout: float | None,
         look_up: bool,
+        journaled: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._registry = registry
         self._provider = provider
@@ -67,6 +69,10 @@ class Completions:
         self._polls = polls
         self._timeout = timeout
         self._look_up = look_up
+        self._journaled = journaled
+        """With a durable journal: awaited once every job is tracked, before any outcome is
+        yielded, so a process killed right after passing on its first result has journaled
+        every job it was given (a resumed run finds them all)."""
         self._pending: set[str] = set()
         self._tracked: set[str] = set()
         self._arrived: collections.deque[tuple[str, Outcome, float, int]] = collections.deque()
@@ -101,8 +107,11 @@ class Completions:
         starting = asyncio.create_task(self._start(job_ids), name="fastwait-as-completed")
         starting.add_done_callback(self._started)
         try:
+            hold = self._journaled is not None
             while pending or arrived:
-                if not arrived:
+                if hold and starting.done():
+                    hold = False
+                if not arrived or hold:
                     if self._broken is not None:
                         raise self._broken
                     self._wakeup.clear()
@@ -142,12 +151,14 @@ class Completions:
                 self._tracked.add(job_id)
             if n % _LOOKUPS_PER_TURN == 0:
                 await asyncio.sleep(0)
+        if self._journaled is not None:
+            await self._journaled()
 
     def _started(self, starting: asyncio.Task[None]) -> None:
         """Any other failure to start the jobs leaves some with nobody to end them: raise it."""
         if not starting.cancelled() and starting.exception() is not None:
             self._broken = starting.exception()
-            self._wakeup.set()
+        self._wakeup.set()  # outcomes held until every job was journaled may go now
 
     def _on_outcome(self, key: JobKey, outcome: Outcome) -> None:
         if key[1] in self._pending:

@@ -7,8 +7,10 @@ per-job request counters tell which jobs the restarted process polled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -226,3 +228,23 @@ async def test_a_run_given_new_ids_also_reports_what_an_earlier_run_left_unrepor
     stdout, stderr = await run.communicate()
     assert run.returncode == 0, stderr.decode()
     assert sorted(json.loads(line)["id"] for line in stdout.splitlines()) == sorted([left, new])
+
+
+async def test_every_job_given_to_as_completed_is_journaled_before_its_first_result(
+    provider: FakeProvider, tmp_path: Path
+) -> None:
+    # A process killed right after passing on its first result must have journaled every job
+    # it was given, or the resumed run never hears of the rest.
+    finished = provider.create_job("compress", duration=0.0)
+    running = [provider.create_job("compress", duration=600) for _ in range(300)]
+    state = tmp_path / "state.db"
+    api = ToolsFastCompress("test-key", provider.base_url("compress"))
+    async with Registry(state=state) as registry, Client(api, registry=registry) as client:
+        await client.wait(finished, timeout=10)  # stored: the next run has it at once
+    async with Registry(state=state) as registry, Client(api, registry=registry) as client:
+        async for result in client.as_completed([finished, *running]):
+            assert result.job_id == finished
+            with contextlib.closing(sqlite3.connect(state)) as reader:
+                journaled = {job_id for (job_id,) in reader.execute("SELECT job_id FROM jobs")}
+            break
+    assert journaled == {finished, *running}

@@ -622,6 +622,14 @@ class SQLiteResultStore:
 
         self._enqueue(reported)
 
+    async def flush(self) -> None:
+        """Return once the journal writes queued so far are committed. A file that cannot be
+        written has said so on the log already (:attr:`failures`); waiting goes on without it."""
+        if self._closed:
+            return
+        with contextlib.suppress(FastwaitError):
+            await self._call(lambda connection, now: None)
+
     async def unreported_jobs(self, provider: str) -> list[TrackedJob]:
         """``provider``'s journaled jobs without a result, and those whose stored result was
         never reported (``resolved``), oldest submission first.
