@@ -215,6 +215,10 @@ ROWS: dict[str, Row] = {
     "bad-json": Row(lambda: [hook(b"{not json")], [error(400, "invalid_json")]),
     "not-utf8": Row(lambda: [hook(b'{"id": "\xff"}')], [error(400, "invalid_utf8")]),
     "not-a-status": Row(lambda: [hook(b'{"hello": "world"}')], [error(400, "invalid_status")]),
+    "job-of-another-api": Row(  # a UUIDv4 (compressor.app's) cannot be a tools.fast job
+        lambda: [hook(status_body(id="9b2f4c1e-8a3d-4f6b-9c2e-1d5a7b3c9e0f"))],
+        [error(422, "job_of_another_api")],
+    ),
     "forged-signature": Row(
         lambda: [hook(FULL_STATUS, signed(FULL_STATUS, secret=OTHER_SECRET))],
         [error(401, "invalid_signature")],
@@ -420,7 +424,7 @@ async def test_both_apps_answer_a_request_alike(row: Row) -> None:
 
 
 def test_every_status_the_receiver_documents_is_in_the_table() -> None:
-    documented = {200, 400, 401, 403, 404, 405, 408, 413, 415, 503}
+    documented = {200, 400, 401, 403, 404, 405, 408, 413, 415, 422, 503}
     assert documented <= {status for row in ROWS.values() for status, _ in row.expected}
 
 

@@ -35,6 +35,7 @@ code   when
 409    the same ``webhook-id`` is being applied right now (the sender retries later)
 413    body larger than ``max_body_bytes`` (refused before it is read)
 415    Content-Type is not ``application/json`` (a charset parameter must be UTF-8)
+422    a status whose job id cannot be the route's provider's (tools.fast ids are GUIDv7)
 503    the registry failed to store the result, or (from :func:`serve`) ``max_connections``
        are open already: the sender retries later
 =====  ==========================================================================================
