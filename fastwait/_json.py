@@ -92,7 +92,7 @@ class JsonDecoder:
             try:
                 return fast(body)
             except (ValueError, RecursionError):
-                pass
+                pass  # refused by orjson: the standard library decides, value or error
         return _STRICT.decode(body.decode("utf-8"))
 
 

@@ -129,7 +129,7 @@ class LoopThread:
         with contextlib.suppress(RuntimeError):  # the loop closed: nothing runs any more
             self._loop.call_soon_threadsafe(self._when_calls_end, ended)
         while self._thread.is_alive() and not ended.wait(_JOIN_CHECK):
-            pass
+            pass  # checked again: the loop may stop without ever running the callback
 
     def _when_calls_end(self, ended: threading.Event) -> None:
         # Runs on the loop after the cancellation was delivered (it was scheduled first);
