@@ -45,6 +45,8 @@ from .bench_receiver import (
     _generator,
     _job_ids,
     _sign,
+    cpu_per_request,
+    table_row,
 )
 
 __all__ = ["AsgiOptions", "run"]
@@ -117,23 +119,6 @@ async def _one_run(
     )
 
 
-def _cpu_per_request(figures: RunFigures) -> float:
-    """The server's CPU microseconds per completion: steadier than rates when the machine is
-    shared, since time the server spends descheduled is not counted."""
-    return figures.server_cpu / figures.rate * 1e6
-
-
-def _row(figures: RunFigures) -> str:
-    line = (
-        f"{figures.name:<34}{figures.jobs:>7}{figures.connections:>6}{figures.rate:>10.0f}"
-        f"{figures.server_cpu:>9.0%}{_cpu_per_request(figures):>8.0f}{figures.generator_cpu:>9.0%}"
-    )
-    if figures.latencies:
-        p50, p99 = (percentile(figures.latencies, q) * 1000 for q in (0.50, 0.99))
-        line += f"{p50:>10.2f}{p99:>10.2f}"
-    return line
-
-
 def _text(
     options: AsgiOptions,
     generator: str,
@@ -153,13 +138,13 @@ def _text(
             f"== asgi: signed tools.fast completions under uvicorn ({http}), {options.jobs} per"
             f" throughput run, {options.connections} connections; generator: {generator} ==",
             header,
-            *(_row(figures) for figures in runs),
+            *(table_row(figures, with_cpu_per_request=True) for figures in runs),
             "req/s: completions per second, counted by the server; server, generator: share of"
             " a core;\nus/req: server CPU microseconds per completion; p50, p99: from the"
             " webhook's sending to its waiter's waking",
             "median server CPU per webhook: "
             + ", ".join(
-                f"{mode} {statistics.median(_cpu_per_request(f) for f in throughput[mode]):.0f} us"
+                f"{mode} {statistics.median(cpu_per_request(f) for f in throughput[mode]):.0f} us"
                 for mode in _MODES
             ),
             f"median rate: hand-written FastAPI + standardwebhooks {handwritten:.0f} req/s,"

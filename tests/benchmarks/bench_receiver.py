@@ -437,10 +437,18 @@ def _round_ratios(
     return [rate[f"{name} #{n}"] / rate[f"{baseline} #{n}"] for n in rounds]
 
 
-def _row(figures: RunFigures) -> str:
+def cpu_per_request(figures: RunFigures) -> float:
+    """The server's CPU microseconds per completion: steadier than rates when the machine is
+    shared, since time the server spends descheduled is not counted."""
+    return figures.server_cpu / figures.rate * 1e6
+
+
+def table_row(figures: RunFigures, *, with_cpu_per_request: bool = False) -> str:
+    """One run's line of a throughput table (``us/req`` after ``server`` when asked for)."""
+    per_request = f"{cpu_per_request(figures):>8.0f}" if with_cpu_per_request else ""
     line = (
         f"{figures.name:<34}{figures.jobs:>7}{figures.connections:>6}{figures.rate:>10.0f}"
-        f"{figures.server_cpu:>9.0%}{figures.generator_cpu:>9.0%}"
+        f"{figures.server_cpu:>9.0%}{per_request}{figures.generator_cpu:>9.0%}"
     )
     if figures.latencies:
         p50, p99 = (percentile(figures.latencies, q) * 1000 for q in (0.50, 0.99))
@@ -464,7 +472,7 @@ def _text(
         f"== receiver: signed tools.fast completions, {options.jobs} per throughput run,"
         f" {options.connections} connections; generator: {generator} ==",
         header,
-        *(_row(figures) for figures in runs),
+        *(table_row(figures) for figures in runs),
         "req/s: completions per second, counted by the server; server, generator: share of a"
         " core;\np50, p99: from the webhook's sending to its waiter's waking",
         f"median rate: bare {bare:.0f} req/s, hand-written standardwebhooks {handwritten:.0f}"
@@ -566,7 +574,7 @@ async def run(options: ReceiverOptions) -> ScenarioReport:
                 environment=server.environment,
             )
             runs.append(figures)
-            print(f"  {_row(figures)}", flush=True)
+            print(f"  {table_row(figures)}", flush=True)
     for mode in ("handwritten", "receiver"):
         for name, jobs, connections in (
             ("latency, one at a time", options.latency_jobs // 2, 1),
