@@ -20,7 +20,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from test_readme import SECRET, SHOWN_OUTPUT, free_port
+from test_readme import SECRET, free_port, run_block
 
 from fastwait.cli._receive import _parser as receive_parser
 from fastwait.providers import load_spec, microsoft_operation, spec_from_dict
@@ -81,42 +81,9 @@ def test_the_preset_written_as_a_file_is_the_preset() -> None:
     )
 
 
-async def run(code: str, folder: Path, env: dict[str, str]) -> str:
-    """Run a block as a user would, in ``folder``; its stdout (fails on a non-zero exit)."""
-    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 a pretend jpeg")
-    is_test = re.search(r"^(async )?def test_", code, re.MULTILINE) is not None
-    script = folder / ("test_guide_block.py" if is_test else "guide_block.py")
-    script.write_text(code)
-    if is_test:
-        command = [
-            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
-            *("-o", "asyncio_default_fixture_loop_scope=function", script.name),
-        ]
-    else:
-        command = [sys.executable, script.name]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=folder,
-        env={**environment, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, (stdout + stderr).decode()
-    for shown in SHOWN_OUTPUT.findall(code):
-        assert shown in stdout.decode(), f"the guide says {shown!r}; it printed {stdout!r}"
-    return stdout.decode()
-
-
 @pytest.mark.parametrize("block", blocks("python", run_by=False), ids=["python-form", "presets"])
 async def test_a_self_contained_block_runs(block: str, tmp_path: Path) -> None:
-    await run(block, tmp_path, {})
+    await run_block(block, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -132,11 +99,11 @@ async def test_a_block_run_here_runs_against_the_fake_of_the_pages_spec(
     spec = _spec_file(tmp_path)  # the fake reads the page's spec; the client's copy names it
     async with FakeProvider(seed=1, durations=0.5, webhook_secret=SECRET, specs=[spec]) as fake:
         write_spec(tmp_path, fake)
-        await run(code, tmp_path, {"MYAPI_TOKEN": "test-key"})
+        await run_block(code, tmp_path, {"MYAPI_TOKEN": "test-key"})
 
 
 async def test_the_command_lines_run_as_shown(tmp_path: Path) -> None:
-    (commands,) = blocks("sh")
+    (commands,) = (block for block in blocks("sh") if block.startswith("export MYAPI_TOKEN"))
     lines = [shlex.split(line, comments=True) for line in commands.splitlines()]
     wait, receive = (line for line in lines if line[:1] == ["fastwait"])
     async with FakeProvider(seed=1, durations=0.3, specs=[_spec_file(tmp_path)]) as fake:

@@ -21,6 +21,7 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -132,39 +133,51 @@ def test_every_block_run_by_a_test_of_its_own_names_a_test_that_reads_its_page()
     assert wrong == []
 
 
+async def run_block(
+    code: str, folder: Path, env: Mapping[str, str] | None = None, *, shown_in: str | None = None
+) -> str:
+    """Run a page's block as a user would, in ``folder`` beside a ``photo.jpg``: a script with
+    ``python``, a block of ``test_`` functions with ``pytest`` (a project of its own). Fails
+    on a non-zero exit, or when an output the page shows (in ``shown_in``, default ``code``)
+    was not printed; returns what it printed."""
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 a pretend jpeg")
+    is_test = re.search(r"^(async )?def test_", code, re.MULTILINE) is not None
+    script = folder / ("test_page_block.py" if is_test else "page_block.py")
+    script.write_text(code)
+    if is_test:
+        command = [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+            *("-o", "asyncio_default_fixture_loop_scope=function", script.name),
+        ]
+    else:
+        command = [sys.executable, script.name]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=folder,
+        env={**environment, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, (stdout + stderr).decode()
+    printed = stdout.decode()
+    for shown in SHOWN_OUTPUT.findall(code if shown_in is None else shown_in):
+        assert shown in printed, f"the page says {shown!r}; it printed {printed!r}"
+    return printed
+
+
 @pytest.mark.parametrize("block", blocks_to_run())
 async def test_the_block_runs_against_the_fake(block: str, tmp_path: Path) -> None:
     if PAGE_REDIS in block:
         require_redis()  # the page's Redis becomes the test server's
-    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 a pretend jpeg")
     async with FakeProvider(seed=1, durations=0.5, webhook_secret=SECRET) as fake:
         code = block
         for stand_in, value in stand_ins(fake, free_port()).items():
             code = code.replace(stand_in, value)
-        is_test = re.search(r"^(async )?def test_", code, re.MULTILINE) is not None
-        script = tmp_path / ("test_readme_block.py" if is_test else "readme_block.py")
-        script.write_text(code)
-        if is_test:
-            command = [
-                *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
-                *("-o", "asyncio_default_fixture_loop_scope=function", script.name),
-            ]
-        else:
-            command = [sys.executable, script.name]
-        env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    assert process.returncode == 0, (stdout + stderr).decode()
-    for shown in SHOWN_OUTPUT.findall(block):
-        assert shown in stdout.decode(), f"the page says {shown!r}; it printed {stdout!r}"
+        await run_block(code, tmp_path, shown_in=block)
